@@ -1,0 +1,49 @@
+"""Amazon EC2 adapter: security groups, VPCs and the ALB's network interfaces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ipsync_migrator.aws.errors import aws_call
+from ipsync_migrator.clients import ClientFactory
+
+
+class Network:
+    def __init__(self, clients: ClientFactory):
+        self._ec2 = clients.client("ec2")
+
+    def security_groups(self, group_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = sorted(set(group_ids))
+        if not ids:
+            return {}
+        with aws_call("ec2:DescribeSecurityGroups"):
+            pages = self._ec2.get_paginator("describe_security_groups").paginate(GroupIds=ids)
+            return {sg["GroupId"]: sg for page in pages for sg in page["SecurityGroups"]}
+
+    def vpc_cidrs(self, vpc_ids: Iterable[str]) -> dict[str, list[str]]:
+        ids = sorted(set(vpc_ids))
+        if not ids:
+            return {}
+        with aws_call("ec2:DescribeVpcs"):
+            vpcs = self._ec2.describe_vpcs(VpcIds=ids)["Vpcs"]
+        return {
+            vpc["VpcId"]: [a["CidrBlock"] for a in vpc.get("CidrBlockAssociationSet", [])]
+            or [vpc["CidrBlock"]]
+            for vpc in vpcs
+        }
+
+    def load_balancer_ips(self, load_balancer_arn: str) -> list[dict[str, str]]:
+        """Private IPs (with their AZ) of an ALB, from ENIs described `ELB app/<name>/<id>`."""
+        name, lb_id = load_balancer_arn.split(":loadbalancer/", 1)[1].split("/")[1:3]
+        description = f"ELB app/{name}/{lb_id}"
+        with aws_call("ec2:DescribeNetworkInterfaces"):
+            pages = self._ec2.get_paginator("describe_network_interfaces").paginate(
+                Filters=[{"Name": "description", "Values": [description]}]
+            )
+            interfaces = [eni for page in pages for eni in page["NetworkInterfaces"]]
+        return [
+            {"ip": eni["PrivateIpAddress"], "availabilityZone": eni["AvailabilityZone"]}
+            for eni in interfaces
+            if eni.get("PrivateIpAddress")
+        ]

@@ -1,0 +1,50 @@
+"""Configuration: the only module that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+
+USER_AGENT = "ipsync-migrator/0.1.0"
+DEFAULT_STACK_NAME = "ipsync-migrator"
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """Where and as whom AWS is called: region, profile, endpoint and an optional role."""
+
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+
+    @classmethod
+    def from_env(cls, **overrides: str | None) -> AwsTarget:
+        """Build from the standard AWS variables; explicit non-None overrides win."""
+        base = cls(
+            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+            profile=os.environ.get("AWS_PROFILE"),
+            endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
+        )
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Names of the deployed stack's resources, as the Lambda functions see them."""
+
+    journal_table: str = "ipsync-migrator-journal"
+    event_bus: str = "ipsync-migrator"
+    probe_port_range: tuple[int, int] = (49152, 49407)
+    aws: AwsTarget = field(default_factory=AwsTarget)
+
+    @classmethod
+    def from_env(cls) -> ServiceSettings:
+        low, _, high = os.environ.get("PROBE_PORT_RANGE", "49152-49407").partition("-")
+        return cls(
+            journal_table=os.environ.get("JOURNAL_TABLE", cls.journal_table),
+            event_bus=os.environ.get("EVENT_BUS_NAME", cls.event_bus),
+            probe_port_range=(int(low), int(high or low)),
+            aws=AwsTarget.from_env(),
+        )

@@ -1,0 +1,78 @@
+"""The named error hierarchy. Every user-facing error says what is wrong and what to do."""
+
+from __future__ import annotations
+
+
+class IpsyncError(Exception):
+    """Base of every error this project raises on purpose."""
+
+    #: Stable name the state machine and CLI match on (never the message text).
+    code = "IpsyncError"
+
+    def __init__(self, message: str, remediation: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.remediation = remediation
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.remediation}".strip()
+
+
+class ConfigurationError(IpsyncError):
+    """Bad setup: missing credentials, unknown region, unreachable endpoint."""
+
+    code = "ConfigurationError"
+
+
+class AccessDeniedError(IpsyncError):
+    """The caller lacks a permission."""
+
+    code = "AccessDenied"
+
+
+class NotFoundError(IpsyncError):
+    """A named resource does not exist in this account and region."""
+
+    code = "NotFound"
+
+
+class InvalidInputError(IpsyncError):
+    """Malformed input: an event, an ARN, an option."""
+
+    code = "InvalidInput"
+
+
+class MigrationBlockedError(IpsyncError):
+    """The deployment cannot be migrated; findings say why."""
+
+    code = "MigrationBlocked"
+
+
+class ListenerChangedError(IpsyncError):
+    """A listener no longer matches the plan's 'before' state."""
+
+    code = "ListenerChanged"
+
+
+class FingerprintMismatchError(IpsyncError):
+    """A resource about to be deleted no longer looks like the legacy deployment."""
+
+    code = "FingerprintMismatch"
+
+
+class ConcurrentMigrationError(IpsyncError):
+    """Another run holds this migration (optimistic lock lost)."""
+
+    code = "ConcurrentMigration"
+
+
+class StepPreconditionError(IpsyncError):
+    """A step was asked to run before the steps it depends on."""
+
+    code = "StepPrecondition"
+
+
+class AwsServiceError(IpsyncError):
+    """An AWS error that is not one of the above, passed on with its code."""
+
+    code = "AwsServiceError"

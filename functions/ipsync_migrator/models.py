@@ -1,0 +1,255 @@
+"""Typed models shared by discovery, planning, the engine and the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class Model(BaseModel):
+    """Base: camelCase on the wire (JSON, events), snake_case in Python; immutable."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid"
+    )
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class Variant(StrEnum):
+    """Which published flavour of the legacy function a deployment is."""
+
+    V1 = "v1"
+    V2 = "v2"
+    HOSTNAME = "hostname"
+
+
+class Verdict(StrEnum):
+    MIGRATABLE = "migratable"
+    BLOCKED = "blocked"
+    ORPHANED = "orphaned"
+
+
+class Severity(StrEnum):
+    BLOCKER = "blocker"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class FindingCode(StrEnum):
+    """Every finding code, spelled once."""
+
+    TARGET_GROUP_NOT_FOUND = "TARGET_GROUP_NOT_FOUND"
+    ALB_NOT_FOUND = "ALB_NOT_FOUND"
+    CROSS_VPC = "CROSS_VPC"
+    TARGET_GROUP_NOT_IP_TCP = "TARGET_GROUP_NOT_IP_TCP"
+    LISTENER_PROTOCOL_UNSUPPORTED = "LISTENER_PROTOCOL_UNSUPPORTED"
+    ALB_LISTENER_PORT_MISSING = "ALB_LISTENER_PORT_MISSING"
+    ALB_NLB_LIMIT = "ALB_NLB_LIMIT"
+    HEALTH_CHECK_LISTENER_MISSING = "HEALTH_CHECK_LISTENER_MISSING"
+    TARGET_GROUP_UNUSED = "TARGET_GROUP_UNUSED"
+    HEALTH_CHECK_TRANSLATED = "HEALTH_CHECK_TRANSLATED"
+    ATTRIBUTES_LOST = "ATTRIBUTES_LOST"
+    CROSS_ZONE_MISMATCH = "CROSS_ZONE_MISMATCH"
+    AZ_MISMATCH = "AZ_MISMATCH"
+    ALB_SECURITY_GROUP = "ALB_SECURITY_GROUP"
+    NLB_TARGET_QUOTA = "NLB_TARGET_QUOTA"
+    IAC_MANAGED = "IAC_MANAGED"
+    SCHEDULE_DISABLED = "SCHEDULE_DISABLED"
+
+
+class Finding(Model):
+    code: FindingCode
+    severity: Severity
+    message: str
+    remediation: str = ""
+
+
+# --- What discovery reads -------------------------------------------------------------
+
+
+class LegacyFunction(Model):
+    arn: str
+    name: str
+    variant: Variant
+    handler: str = ""
+    description: str = ""
+    environment: dict[str, str] = Field(default_factory=dict)
+    reserved_concurrency: int | None = None
+    stack_name: str | None = None
+
+
+class Schedule(Model):
+    rule: str
+    expression: str = ""
+    enabled: bool
+    arn: str = ""
+    event_bus: str = "default"
+
+
+class ListenerRef(Model):
+    arn: str
+    port: int
+    protocol: str
+    default_actions: list[dict[str, Any]] = Field(default_factory=list)
+    stack_name: str | None = None
+
+
+class NetworkLoadBalancerRef(Model):
+    arn: str
+    name: str = ""
+    scheme: str = ""
+    vpc_id: str = ""
+    availability_zones: list[str] = Field(default_factory=list)
+    cross_zone: bool = False
+    listeners: list[ListenerRef] = Field(default_factory=list)
+
+
+class HealthCheck(Model):
+    protocol: str
+    port: str = "traffic-port"
+    path: str | None = None
+    interval_seconds: int = 30
+    timeout_seconds: int | None = None
+    healthy_threshold: int = 5
+    unhealthy_threshold: int = 2
+    matcher: str | None = None
+
+
+class TargetGroupSpec(Model):
+    """An `alb` target group as the engine will create it."""
+
+    name: str
+    protocol: str = "TCP"
+    port: int
+    vpc_id: str
+    target_type: str = "alb"
+    health_check: HealthCheck
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class Deployment(Model):
+    """One legacy IP-sync deployment, resolved and classified."""
+
+    id: str
+    function: LegacyFunction
+    schedules: list[Schedule] = Field(default_factory=list)
+    target_group_arn: str
+    target_group_name: str = ""
+    target_group_vpc_id: str | None = None
+    target_group_port: int | None = None
+    target_group_stack_name: str | None = None
+    network_load_balancers: list[NetworkLoadBalancerRef] = Field(default_factory=list)
+    alb_dns_name: str = ""
+    application_load_balancer_arn: str | None = None
+    alb_port: int | None = None
+    alb_listener_protocol: str | None = None
+    s3_bucket: str | None = None
+    attributes_lost: dict[str, str] = Field(default_factory=dict)
+    verdict: Verdict
+    findings: list[Finding] = Field(default_factory=list)
+    proposed_target_group: TargetGroupSpec | None = None
+
+    @property
+    def blockers(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == Severity.BLOCKER]
+
+    def public_dict(self) -> dict[str, Any]:
+        """The CLI's JSON contract for one deployment."""
+        return {
+            "id": self.id,
+            "function": {
+                "arn": self.function.arn,
+                "name": self.function.name,
+                "variant": self.function.variant.value,
+            },
+            "schedules": [
+                {"rule": s.rule, "expression": s.expression, "enabled": s.enabled}
+                for s in self.schedules
+            ],
+            "targetGroupArn": self.target_group_arn,
+            "networkLoadBalancers": [
+                {
+                    "arn": nlb.arn,
+                    "listeners": [
+                        {"arn": li.arn, "port": li.port, "protocol": li.protocol}
+                        for li in nlb.listeners
+                    ],
+                }
+                for nlb in self.network_load_balancers
+            ],
+            "applicationLoadBalancerArn": self.application_load_balancer_arn,
+            "albPort": self.alb_port,
+            "verdict": self.verdict.value,
+            "findings": [f.to_json_dict() for f in self.findings],
+        }
+
+
+class DiscoveryReport(Model):
+    account: str
+    region: str
+    deployments: list[Deployment] = Field(default_factory=list)
+
+    def public_dict(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "region": self.region,
+            "deployments": [d.public_dict() for d in self.deployments],
+        }
+
+    def find(self, reference: str) -> Deployment | None:
+        """Look a deployment up by id, target group ARN, function name or function ARN."""
+        for deployment in self.deployments:
+            if reference in (
+                deployment.id,
+                deployment.target_group_arn,
+                deployment.function.name,
+                deployment.function.arn,
+            ):
+                return deployment
+        return None
+
+
+# --- What the plan says will change ------------------------------------------------------
+
+
+class ChangeAction(StrEnum):
+    CREATE = "create"
+    MODIFY = "modify"
+    DELETE = "delete"
+    DISABLE = "disable"
+
+
+class PlannedChange(Model):
+    order: int
+    step: str
+    action: ChangeAction
+    resource_type: str
+    resource: str
+    before: Any = None
+    after: Any = None
+    description: str
+
+
+class Plan(Model):
+    """The exact, ordered changes of one migration: the dry-run the engine executes."""
+
+    migration_id: str
+    deployment_id: str
+    verdict: Verdict
+    target_group_arn: str
+    new_target_group: TargetGroupSpec | None = None
+    changes: list[PlannedChange] = Field(default_factory=list)
+    attributes_lost: dict[str, str] = Field(default_factory=dict)
+    blockers: list[Finding] = Field(default_factory=list)
+    warnings: list[Finding] = Field(default_factory=list)
+
+
+def stable_suffix(text: str, length: int = 8) -> str:
+    """A short, stable hash of `text` used to derive ids and names."""
+    return hashlib.sha256(text.encode()).hexdigest()[:length]

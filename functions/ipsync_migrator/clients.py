@@ -81,6 +81,16 @@ class ClientFactory:
                     f"AWS profile '{self.target.profile}' is not configured.",
                     "Run `aws configure --profile NAME` or pass an existing --profile.",
                 ) from exc
+            # A custom endpoint may serve any region name; AWS itself serves only its own.
+            if (
+                not self.target.endpoint_url
+                and base.region_name
+                and base.region_name not in _known_regions(base)
+            ):
+                raise ConfigurationError(
+                    f"Unknown AWS region '{base.region_name}'.",
+                    "Pass a region such as us-east-1 with --region.",
+                )
             self._session = _assume_role(base, self.target) if self.target.role_arn else base
         return self._session
 

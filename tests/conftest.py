@@ -1,0 +1,39 @@
+"""Shared fixtures. Tests never reach AWS: credentials are fake and moto intercepts calls."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from ipsync_migrator.clients import ClientFactory
+from ipsync_migrator.local.demo_estate import DemoEstate, seed_demo
+from ipsync_migrator.local.emulator import embedded_aws
+
+# Keep any real AWS configuration of the machine out of every test.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+)
+for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION"):
+    os.environ.pop(variable, None)
+
+
+@pytest.fixture
+def aws() -> Iterator[ClientFactory]:
+    """An empty emulated account in us-east-1."""
+    with embedded_aws() as clients:
+        yield clients
+
+
+@pytest.fixture
+def demo(aws: ClientFactory) -> DemoEstate:
+    """The demo estate: every variant and every verdict."""
+    return seed_demo(aws)

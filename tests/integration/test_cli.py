@@ -1,0 +1,94 @@
+"""The CLI contract: JSON shapes, plan lookup, and clear errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from ipsync_migrator.cli import app
+from ipsync_migrator.clients import ClientFactory
+from ipsync_migrator.local.demo_estate import DemoEstate
+
+runner = CliRunner()
+
+
+def test_discover_json_contract(aws: ClientFactory, demo: DemoEstate) -> None:
+    result = runner.invoke(app, ["--region", "us-east-1", "discover", "--output", "json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert set(body) == {"account", "region", "deployments"}
+    deployment = next(d for d in body["deployments"] if d["targetGroupArn"] == demo.shop_tg)
+    assert set(deployment) == {
+        "id",
+        "function",
+        "schedules",
+        "targetGroupArn",
+        "networkLoadBalancers",
+        "applicationLoadBalancerArn",
+        "albPort",
+        "verdict",
+        "findings",
+    }
+    assert set(deployment["function"]) == {"arn", "name", "variant"}
+    assert set(deployment["schedules"][0]) == {"rule", "expression", "enabled"}
+    assert set(deployment["networkLoadBalancers"][0]["listeners"][0]) == {"arn", "port", "protocol"}
+    assert set(deployment["findings"][0]) == {"code", "severity", "message", "remediation"}
+
+
+def test_discover_table_fits_100_columns(aws: ClientFactory, demo: DemoEstate) -> None:
+    result = runner.invoke(app, ["discover"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    assert "shop-alb-ip-sync" in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 100
+
+
+def test_plan_by_function_name_and_by_target_group_agree(
+    aws: ClientFactory, demo: DemoEstate
+) -> None:
+    by_name = runner.invoke(app, ["plan", "shop-alb-ip-sync", "-o", "json"])
+    by_arn = runner.invoke(app, ["plan", demo.shop_tg, "-o", "json"])
+    assert by_name.exit_code == 0, by_name.output
+    assert json.loads(by_name.stdout) == json.loads(by_arn.stdout)
+    plan = json.loads(by_name.stdout)
+    assert plan["verdict"] == "migratable"
+    assert [c["step"] for c in plan["changes"]][:2] == ["create_target_group"] * 2
+
+
+def test_plan_of_blocked_deployment_lists_blockers(aws: ClientFactory, demo: DemoEstate) -> None:
+    result = runner.invoke(app, ["plan", "payments-ip-sync", "-o", "json"])
+    plan = json.loads(result.stdout)
+    assert plan["changes"] == []
+    assert plan["blockers"][0]["code"] == "LISTENER_PROTOCOL_UNSUPPORTED"
+
+
+def test_plan_of_unknown_reference_is_a_clear_error(aws: ClientFactory, demo: DemoEstate) -> None:
+    result = runner.invoke(app, ["plan", "no-such-thing"])
+    assert result.exit_code == 2
+    assert "No legacy IP-sync deployment matches 'no-such-thing'" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_unknown_region_is_a_clear_error() -> None:
+    result = runner.invoke(app, ["--region", "mars-north-1", "discover"])
+    assert result.exit_code == 2
+    assert "Unknown AWS region 'mars-north-1'" in result.stderr
+
+
+def test_missing_credentials_is_a_clear_error() -> None:
+    env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": ""}
+    result = runner.invoke(app, ["--endpoint-url", "http://127.0.0.1:9", "discover"], env=env)
+    assert result.exit_code == 2, result.output
+    assert "No AWS credentials were found" in result.stderr
+
+
+def test_unknown_profile_is_a_clear_error() -> None:
+    result = runner.invoke(app, ["--profile", "nope", "discover"])
+    assert result.exit_code == 2
+    assert "profile 'nope'" in result.stderr
+
+
+def test_unreachable_endpoint_is_a_clear_error() -> None:
+    result = runner.invoke(app, ["--endpoint-url", "http://127.0.0.1:9", "discover"])
+    assert result.exit_code == 2, result.output
+    assert "Cannot reach the AWS endpoint" in result.stderr

@@ -57,12 +57,23 @@ class _Estate:
     albs_by_dns: dict[str, dict[str, Any]]
 
 
-def discover(clients: ClientFactory, progress: Progress | None = None) -> DiscoveryReport:
-    """Discover and classify every legacy deployment visible to `clients`."""
+def discover(
+    clients: ClientFactory,
+    progress: Progress | None = None,
+    target_group_arn: str | None = None,
+) -> DiscoveryReport:
+    """Discover and classify every legacy deployment visible to `clients`.
+
+    With `target_group_arn`, only the deployment(s) syncing that group are resolved.
+    """
     say = progress or (lambda _: None)
     elb, network = LoadBalancing(clients), Network(clients)
     say("Reading Lambda functions")
-    legacy = list(_legacy_functions(Functions(clients)))
+    legacy = [
+        (config, fp)
+        for config, fp in _legacy_functions(Functions(clients))
+        if target_group_arn is None or fp.target_group_arn == target_group_arn
+    ]
     account = account_id(clients)
     if not legacy:
         return DiscoveryReport(account=account, region=clients.region)
@@ -181,6 +192,10 @@ class _Resolver:
         vpc_cidrs = self._network.vpc_cidrs(
             alb["VpcId"] for alb in albs.values() if alb and alb.get("VpcId")
         )
+        nlbs_by_group = {arn: self._nlbs_forwarding_to(groups[arn]) for arn in involved_groups}
+        listener_tags = self._elb.tags(
+            li["ListenerArn"] for nlbs in nlbs_by_group.values() for n in nlbs for li in n.listeners
+        )
         facts = []
         for config, fp in legacy:
             group = groups.get(fp.target_group_arn)
@@ -198,13 +213,13 @@ class _Resolver:
                     )
                 )
                 continue
-            nlbs = self._nlbs_forwarding_to(group)
-            listener_tags = self._elb.tags(li["ListenerArn"] for n in nlbs for li in n.listeners)
+            nlbs = nlbs_by_group[fp.target_group_arn]
             if STACK_NAME_TAG in tags.get(group["TargetGroupArn"], {}):
                 stacks["target group"] = tags[group["TargetGroupArn"]][STACK_NAME_TAG]
-            for arn, listener_tag in listener_tags.items():
-                if STACK_NAME_TAG in listener_tag:
-                    stacks[f"listener {arn.rsplit('/', 1)[-1]}"] = listener_tag[STACK_NAME_TAG]
+            for listener in (li for n in nlbs for li in n.listeners):
+                stack = listener_tags.get(listener["ListenerArn"], {}).get(STACK_NAME_TAG)
+                if stack:
+                    stacks[f"listener {listener['ListenerArn'].rsplit('/', 1)[-1]}"] = stack
             alb_arn = alb["LoadBalancerArn"] if alb else None
             migration_id = migration_id_for_target_group(fp.target_group_arn)
             facts.append(
@@ -219,7 +234,6 @@ class _Resolver:
                     nlbs=nlbs,
                     alb=alb,
                     alb_listeners=self._listeners_of(alb_arn) if alb_arn else [],
-                    alb_attributes=self._attributes_of(alb_arn) if alb_arn else {},
                     alb_security_groups=[
                         security_groups[sg]
                         for sg in (alb or {}).get("SecurityGroups", [])

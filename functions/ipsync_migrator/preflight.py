@@ -61,7 +61,6 @@ class DeploymentFacts:
     nlbs: list[NlbFacts] = field(default_factory=list)
     alb: dict[str, Any] | None = None
     alb_listeners: list[dict[str, Any]] = field(default_factory=list)
-    alb_attributes: dict[str, str] = field(default_factory=dict)
     alb_security_groups: list[dict[str, Any]] = field(default_factory=list)
     vpc_cidrs: list[str] = field(default_factory=list)
     #: Other `alb`-type groups that have this ALB registered (ARNs), excluding our own.

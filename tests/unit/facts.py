@@ -119,7 +119,6 @@ def facts(env: dict[str, str] | None = None, **overrides: Any) -> DeploymentFact
         nlbs=[nlb()],
         alb=alb(),
         alb_listeners=[{"Port": 80, "Protocol": "HTTP"}],
-        alb_attributes={},
         alb_security_groups=[security_group("0.0.0.0/0")],
         vpc_cidrs=["10.0.0.0/16"],
     )

@@ -253,3 +253,24 @@ class Plan(Model):
 def stable_suffix(text: str, length: int = 8) -> str:
     """A short, stable hash of `text` used to derive ids and names."""
     return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+class Strategy(StrEnum):
+    PROBE = "probe"
+    SWAP_AND_WATCH = "swap-and-watch"
+    WEIGHTED = "weighted"
+
+
+class MigrationOptions(Model):
+    """Per-migration choices; every timing has a production default and can be ~0 in tests."""
+
+    strategy: Strategy = Strategy.PROBE
+    poll_seconds: int = Field(default=15, ge=0)
+    healthy_checks_required: int = Field(default=3, ge=1)
+    health_timeout_seconds: int = Field(default=600, ge=0)
+    bake_seconds: int = Field(default=900, ge=0)
+    drain_seconds: int = Field(default=3600, ge=0)
+    finalize_after_seconds: int | None = Field(default=None, ge=0)
+    alarm_names: list[str] = Field(default_factory=list)
+    delete_target_group: bool = False
+    delete_state: bool = False

@@ -7,6 +7,7 @@ from typing import Any
 
 from ipsync_migrator.aws.errors import aws_call
 from ipsync_migrator.clients import ClientFactory
+from ipsync_migrator.errors import NotFoundError
 
 TAG_BATCH = 20  # DescribeTags accepts at most 20 resource ARNs per call
 
@@ -65,3 +66,65 @@ class LoadBalancing:
                     t["Key"]: t.get("Value", "") for t in description.get("Tags", [])
                 }
         return result
+
+    # --- writes (the engine) -----------------------------------------------------------
+
+    def target_group_by_name(self, name: str) -> dict[str, Any] | None:
+        try:
+            with aws_call("elasticloadbalancing:DescribeTargetGroups"):
+                groups = self._elb.describe_target_groups(Names=[name])["TargetGroups"]
+        except NotFoundError:
+            return None
+        return groups[0] if groups else None
+
+    def target_group(self, arn: str) -> dict[str, Any] | None:
+        try:
+            with aws_call("elasticloadbalancing:DescribeTargetGroups"):
+                groups = self._elb.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"]
+        except NotFoundError:
+            return None
+        return groups[0] if groups else None
+
+    def create_target_group(self, **params: Any) -> dict[str, Any]:
+        with aws_call("elasticloadbalancing:CreateTargetGroup"):
+            return dict(self._elb.create_target_group(**params)["TargetGroups"][0])
+
+    def register_targets(self, target_group_arn: str, targets: list[dict[str, Any]]) -> None:
+        with aws_call("elasticloadbalancing:RegisterTargets"):
+            self._elb.register_targets(TargetGroupArn=target_group_arn, Targets=targets)
+
+    def deregister_targets(self, target_group_arn: str, targets: list[dict[str, Any]]) -> None:
+        with aws_call("elasticloadbalancing:DeregisterTargets"):
+            self._elb.deregister_targets(TargetGroupArn=target_group_arn, Targets=targets)
+
+    def delete_target_group(self, arn: str) -> None:
+        """Delete a target group; a group that is already gone is fine."""
+        try:
+            with aws_call("elasticloadbalancing:DeleteTargetGroup"):
+                self._elb.delete_target_group(TargetGroupArn=arn)
+        except NotFoundError:
+            return
+
+    def listener(self, arn: str) -> dict[str, Any] | None:
+        try:
+            with aws_call("elasticloadbalancing:DescribeListeners"):
+                listeners = self._elb.describe_listeners(ListenerArns=[arn])["Listeners"]
+        except NotFoundError:
+            return None
+        return listeners[0] if listeners else None
+
+    def create_listener(self, **params: Any) -> dict[str, Any]:
+        with aws_call("elasticloadbalancing:CreateListener"):
+            return dict(self._elb.create_listener(**params)["Listeners"][0])
+
+    def set_default_actions(self, listener_arn: str, actions: list[dict[str, Any]]) -> None:
+        with aws_call("elasticloadbalancing:ModifyListener"):
+            self._elb.modify_listener(ListenerArn=listener_arn, DefaultActions=actions)
+
+    def delete_listener(self, arn: str) -> None:
+        """Delete a listener; one that is already gone is fine."""
+        try:
+            with aws_call("elasticloadbalancing:DeleteListener"):
+                self._elb.delete_listener(ListenerArn=arn)
+        except NotFoundError:
+            return

@@ -1,0 +1,63 @@
+"""Event vocabulary: detail-types spelled once, and self-contained event details.
+
+Each detail carries the migration's before-state, so a replayed event alone is enough to
+roll that migration back (EventBridge replays are unordered and may repeat).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ipsync_migrator.journal import MigrationRecord, utc_now
+
+
+class DetailType:
+    STARTED = "Migration Started"
+    STEP_COMPLETED = "Migration Step Completed"
+    CUT_OVER = "Migration Cut Over"
+    RETIRED = "Migration Retired"
+    FINALIZED = "Migration Finalized"
+    ROLLED_BACK = "Migration Rolled Back"
+    FAILED = "Migration Failed"
+
+
+#: Detail-types whose replay means "roll this migration back".
+ROLLBACK_TRIGGERS = (
+    DetailType.STARTED,
+    DetailType.STEP_COMPLETED,
+    DetailType.CUT_OVER,
+    DetailType.RETIRED,
+)
+
+
+class Publisher(Protocol):
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
+
+
+def migration_detail(
+    record: MigrationRecord,
+    step: str,
+    account: str,
+    region: str,
+    before: Any = None,
+    after: Any = None,
+) -> dict[str, Any]:
+    """The detail of one migration event: who, what, and enough state to undo it."""
+    deployment = record.deployment
+    return {
+        "migrationId": record.migration_id,
+        "step": step,
+        "state": record.state.value,
+        "account": account,
+        "region": region,
+        "time": utc_now(),
+        "targetGroupArn": deployment.get("targetGroupArn"),
+        "loadBalancerArns": [n["arn"] for n in deployment.get("networkLoadBalancers", [])],
+        "newTargetGroupArn": record.new_target_group_arn,
+        "before": before,
+        "after": after,
+        "preMigration": {
+            "listenerActions": record.saved_listener_actions,
+            "legacySnapshot": record.legacy_snapshot,
+        },
+    }

@@ -1,0 +1,83 @@
+"""Step `preflight`: discover the deployment again, plan it, and open (or resume) its record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipsync_migrator.discovery import discover
+from ipsync_migrator.errors import ConcurrentMigrationError, InvalidInputError, NotFoundError
+from ipsync_migrator.events import DetailType
+from ipsync_migrator.journal import ACTIVE_STATES, MigrationRecord, MigrationState
+from ipsync_migrator.models import MigrationOptions, Verdict
+from ipsync_migrator.naming import migration_id_for_target_group
+from ipsync_migrator.planning import Step, plan_migration
+from ipsync_migrator.steps.context import StepContext
+
+#: States from which a new run may start the migration afresh.
+RESTARTABLE = frozenset({MigrationState.PLANNED, MigrationState.ROLLED_BACK, MigrationState.FAILED})
+
+
+def preflight(
+    ctx: StepContext, target_group_arn: str, owner: str, options: MigrationOptions
+) -> dict[str, Any]:
+    """Classify and plan; a migratable deployment gets an in-progress record owned by `owner`."""
+    migration_id = migration_id_for_target_group(target_group_arn)
+    record = ctx.journal.get(migration_id)
+    if record is not None and record.state not in RESTARTABLE:
+        if record.state in ACTIVE_STATES and record.owner != owner:
+            raise ConcurrentMigrationError(
+                f"Migration '{migration_id}' is already being driven by '{record.owner}'.",
+                "Follow it with `ipsync-migrator status`; start again only after it ends.",
+            )
+        # Resume: the plan stands; production may already have changed since it was made.
+        return _result(record, resumed=True)
+
+    report = discover(ctx.clients, target_group_arn=target_group_arn)
+    deployment = next((d for d in report.deployments if d.id == migration_id), None)
+    if deployment is None:
+        raise NotFoundError(
+            f"No legacy IP-sync function syncs target group {target_group_arn}.",
+            "Run `ipsync-migrator discover` for the ids and target groups that can migrate.",
+        )
+    plan = plan_migration(deployment)
+    if deployment.verdict != Verdict.MIGRATABLE:
+        return {
+            "migrationId": migration_id,
+            "verdict": deployment.verdict.value,
+            "findings": [f.to_json_dict() for f in deployment.findings],
+            "plan": plan.to_json_dict(),
+            "resumed": False,
+        }
+    if options.strategy.value == "weighted" and len(deployment.network_load_balancers) > 1:
+        raise InvalidInputError("The weighted strategy needs a deployment with a single NLB.")
+    fresh = MigrationRecord(migration_id=migration_id)
+    base = record if record is not None else fresh
+    started = base.model_copy(
+        update={
+            **fresh.model_dump(exclude={"migration_id", "version", "created_at"}),
+            "state": MigrationState.IN_PROGRESS,
+            "owner": owner,
+            "plan": plan.to_json_dict(),
+            "options": options.to_json_dict(),
+            "deployment": deployment.model_dump(mode="json"),
+            "timestamps": {"started": fresh.updated_at},
+        }
+    )
+    saved = ctx.complete(
+        started,
+        Step.PREFLIGHT,
+        after={"plan": plan.to_json_dict()},
+        detail_type=DetailType.STARTED,
+    )
+    return _result(saved, resumed=False)
+
+
+def _result(record: MigrationRecord, resumed: bool) -> dict[str, Any]:
+    return {
+        "migrationId": record.migration_id,
+        "verdict": Verdict.MIGRATABLE.value,
+        "findings": record.plan.get("warnings", []),
+        "plan": record.plan,
+        "state": record.state.value,
+        "resumed": resumed,
+    }

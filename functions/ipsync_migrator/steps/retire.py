@@ -1,0 +1,149 @@
+"""Steps `retire_legacy` (soft: disable, keep everything) and `finalize` (hard: delete).
+
+Soft retirement snapshots everything rollback needs before it changes anything. Finalize
+re-checks the fingerprint right before deleting, so it never deletes a function that has
+since become something else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipsync_migrator.aws.storage import delete_prefix
+from ipsync_migrator.discovery import forwards_to
+from ipsync_migrator.errors import FingerprintMismatchError, StepPreconditionError
+from ipsync_migrator.events import DetailType
+from ipsync_migrator.fingerprint import fingerprint
+from ipsync_migrator.journal import MigrationState
+from ipsync_migrator.models import Deployment, MigrationOptions
+from ipsync_migrator.planning import Step
+from ipsync_migrator.steps.context import StepContext, deployment_of
+
+SNAPSHOT_KEYS = ("FunctionName", "FunctionArn", "Handler", "Runtime", "Role", "Description")
+
+
+def retire_legacy(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str, Any]:
+    """Disable the schedule rule(s) and set reserved concurrency to 0, after a snapshot."""
+    record = ctx.load(migration_id, owner)
+    deployment = deployment_of(record)
+    if record.legacy_snapshot is None:
+        record.legacy_snapshot = _snapshot(ctx, deployment)
+        record = ctx.save(record)  # the snapshot is journaled before the first change
+    name = deployment.function.name
+    for schedule in deployment.schedules:
+        ctx.schedules.set_enabled(schedule.rule, False)
+    ctx.functions.set_reserved_concurrency(name, 0)
+    after = {
+        "rules": {s.rule: "DISABLED" for s in deployment.schedules},
+        "reservedConcurrency": 0,
+    }
+    ctx.complete(
+        record,
+        Step.RETIRE_LEGACY,
+        before=record.legacy_snapshot,
+        after=after,
+        state=MigrationState.RETIRED,
+        detail_type=DetailType.RETIRED,
+    )
+    return after
+
+
+def finalize(
+    ctx: StepContext,
+    migration_id: str,
+    delete_target_group: bool | None = None,
+    delete_state: bool | None = None,
+) -> dict[str, Any]:
+    """Delete the retired legacy function, its rule(s) and permission; optionally more."""
+    record = ctx.load(migration_id)
+    if record.state == MigrationState.FINALIZED:
+        return {"alreadyFinalized": True}
+    if record.state != MigrationState.RETIRED or record.legacy_snapshot is None:
+        raise StepPreconditionError(
+            f"Migration '{migration_id}' is {record.state.value}, not retired: finalize "
+            "deletes the legacy function only after a soft retirement.",
+            "Let the migration reach `retired` (or run it again), then finalize.",
+        )
+    options = MigrationOptions.model_validate(record.options)
+    deployment = deployment_of(record)
+    _recheck_fingerprint(ctx, deployment)
+    function = deployment.function
+    deleted: list[str] = []
+    for rule in record.legacy_snapshot["rules"]:
+        targets = ctx.schedules.targets(rule["Name"]) if ctx.schedules.current(rule["Name"]) else []
+        ours = [t["Id"] for t in targets if t["Arn"] == function.arn]
+        ctx.schedules.remove_targets(rule["Name"], ours)
+        if len(ours) == len(targets):
+            ctx.schedules.delete_rule(rule["Name"])
+            deleted.append(f"rule {rule['Name']}")
+    for statement in record.legacy_snapshot["permissions"]:
+        if statement.get("Principal", {}).get("Service") == "events.amazonaws.com":
+            ctx.functions.remove_permission(function.name, statement["Sid"])
+    ctx.functions.delete(function.name)
+    deleted.append(f"function {function.name}")
+    if options.delete_target_group if delete_target_group is None else delete_target_group:
+        deleted += _delete_old_group(ctx, deployment)
+    if (options.delete_state if delete_state is None else delete_state) and deployment.s3_bucket:
+        keys = delete_prefix(ctx.clients, deployment.s3_bucket, deployment.alb_dns_name)
+        deleted += [f"s3://{deployment.s3_bucket}/{k}" for k in keys]
+    ctx.complete(
+        record,
+        Step.FINALIZE,
+        before=record.legacy_snapshot,
+        after={"deleted": deleted},
+        state=MigrationState.FINALIZED,
+        detail_type=DetailType.FINALIZED,
+    )
+    return {"deleted": deleted}
+
+
+def _snapshot(ctx: StepContext, deployment: Deployment) -> dict[str, Any]:
+    name = deployment.function.name
+    configuration = ctx.functions.configuration(name) or {}
+    rules = []
+    for schedule in deployment.schedules:
+        rule = ctx.schedules.current(schedule.rule)
+        if rule is not None:
+            rules.append(
+                {
+                    **{k: rule.get(k) for k in ("Name", "Arn", "ScheduleExpression", "State")},
+                    "Targets": ctx.schedules.targets(schedule.rule),
+                }
+            )
+    return {
+        "function": {k: configuration.get(k) for k in SNAPSHOT_KEYS},
+        "environment": configuration.get("Environment", {}).get("Variables", {}),
+        "reservedConcurrency": ctx.functions.reserved_concurrency(name),
+        "permissions": ctx.functions.policy_statements(name),
+        "rules": rules,
+    }
+
+
+def _recheck_fingerprint(ctx: StepContext, deployment: Deployment) -> None:
+    configuration = ctx.functions.configuration(deployment.function.name)
+    if configuration is None:
+        return  # deleted by an earlier, interrupted finalize: finish the rest
+    found = fingerprint(
+        configuration.get("Environment", {}).get("Variables", {}),
+        configuration.get("Description", ""),
+        configuration.get("Handler", ""),
+    )
+    if found is None or found.target_group_arn != deployment.target_group_arn:
+        raise FingerprintMismatchError(
+            f"Function {deployment.function.name} no longer looks like the IP-sync function "
+            f"of {deployment.target_group_arn}; it was not deleted.",
+            "Someone changed it since the migration: check it and delete it by hand if it "
+            "is really unused.",
+        )
+
+
+def _delete_old_group(ctx: StepContext, deployment: Deployment) -> list[str]:
+    for nlb in deployment.network_load_balancers:
+        for listener in ctx.elb.listeners(nlb.arn):
+            if forwards_to(listener.get("DefaultActions", []), deployment.target_group_arn):
+                raise StepPreconditionError(
+                    f"The old target group is still used by listener {listener['ListenerArn']}.",
+                    "Roll back or finish the cutover before deleting the old group.",
+                )
+    ctx.elb.delete_target_group(deployment.target_group_arn)
+    return [f"target group {deployment.target_group_arn}"]

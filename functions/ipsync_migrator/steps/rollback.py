@@ -1,0 +1,139 @@
+"""Step `rollback`: undo a migration from whatever point the journal says it reached.
+
+Order: legacy sync back on, old group refilled with the ALB's current IPs, listeners
+restored exactly, probe removed, new group deleted. Every part checks before it acts, so
+rollback is idempotent and safe to run twice or concurrently with itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipsync_migrator.errors import (
+    ConcurrentMigrationError,
+    ListenerChangedError,
+    StepPreconditionError,
+)
+from ipsync_migrator.events import DetailType
+from ipsync_migrator.journal import MigrationRecord, MigrationState
+from ipsync_migrator.models import TargetGroupSpec
+from ipsync_migrator.naming import TAG_MIGRATION_ID
+from ipsync_migrator.planning import Step
+from ipsync_migrator.steps.context import StepContext, deployment_of
+from ipsync_migrator.steps.cutover import canonical_actions
+from ipsync_migrator.steps.probe import remove_probes
+
+ATTEMPTS = 5
+
+
+def rollback(ctx: StepContext, migration_id: str, reason: str = "") -> dict[str, Any]:
+    """Restore the pre-migration state exactly; a no-op when already rolled back."""
+    record = ctx.load(migration_id)
+    if record.state == MigrationState.ROLLED_BACK:
+        return {"alreadyRolledBack": True, "state": record.state.value}
+    if record.state == MigrationState.FINALIZED:
+        raise StepPreconditionError(
+            f"Migration '{migration_id}' is finalized: the legacy function is deleted, so it "
+            "cannot be rolled back automatically.",
+            "Redeploy the legacy function (its snapshot is in the journal), then point the "
+            "listeners back at the old target group.",
+        )
+    report: dict[str, Any] = {
+        "legacy": _restore_legacy(ctx, record),
+        "oldTargetGroup": _refill_old_group(ctx, record),
+        "listeners": _restore_listeners(ctx, record),
+        "probes": remove_probes(ctx, record),
+        "newTargetGroup": _delete_new_group(ctx, record),
+    }
+    for _ in range(ATTEMPTS):
+        record = ctx.load(migration_id)
+        if record.state == MigrationState.ROLLED_BACK:
+            return {**report, "state": record.state.value}
+        record.probe_listeners = []
+        record.last_error = reason or record.last_error
+        try:
+            ctx.complete(
+                record,
+                Step.ROLLBACK,
+                before={"state": record.state.value, "reason": reason},
+                after=report,
+                state=MigrationState.ROLLED_BACK,
+                detail_type=DetailType.ROLLED_BACK,
+            )
+            return {**report, "state": MigrationState.ROLLED_BACK.value}
+        except ConcurrentMigrationError:
+            continue  # another run saved meanwhile: re-read and finish on top of it
+    raise ConcurrentMigrationError(
+        f"Migration '{migration_id}' kept changing during rollback.",
+        "Run `ipsync-migrator rollback` again once other runs have stopped.",
+    )
+
+
+def _restore_legacy(ctx: StepContext, record: MigrationRecord) -> dict[str, Any]:
+    snapshot = record.legacy_snapshot
+    if snapshot is None:
+        return {"changed": False}
+    name = deployment_of(record).function.name
+    for rule in snapshot["rules"]:
+        if rule.get("State") == "ENABLED":
+            ctx.schedules.set_enabled(rule["Name"], True)
+    if ctx.functions.reserved_concurrency(name) != snapshot["reservedConcurrency"]:
+        ctx.functions.set_reserved_concurrency(name, snapshot["reservedConcurrency"])
+    return {"changed": True, "reservedConcurrency": snapshot["reservedConcurrency"]}
+
+
+def _refill_old_group(ctx: StepContext, record: MigrationRecord) -> dict[str, Any]:
+    """Make sure the old IP group holds the ALB's current IPs (they may have changed)."""
+    deployment = deployment_of(record)
+    alb_arn = deployment.application_load_balancer_arn
+    if alb_arn is None or ctx.elb.target_group(deployment.target_group_arn) is None:
+        return {"registered": [], "unhealthy": []}
+    health = ctx.elb.target_health(deployment.target_group_arn)
+    present = {h["Target"]["Id"] for h in health}
+    missing = [ip["ip"] for ip in ctx.network.load_balancer_ips(alb_arn) if ip["ip"] not in present]
+    if missing:
+        ctx.elb.register_targets(
+            deployment.target_group_arn,
+            [{"Id": ip, "Port": deployment.alb_port or 0} for ip in missing],
+        )
+    unhealthy = [
+        h["Target"]["Id"] for h in health if h.get("TargetHealth", {}).get("State") == "unhealthy"
+    ]
+    return {"registered": missing, "unhealthy": unhealthy}
+
+
+def _restore_listeners(ctx: StepContext, record: MigrationRecord) -> list[str]:
+    restored = []
+    for arn, saved in sorted(record.saved_listener_actions.items()):
+        listener = ctx.elb.listener(arn)
+        if listener is None:
+            continue  # deleted by someone else: nothing to restore onto
+        if canonical_actions(listener["DefaultActions"]) == canonical_actions(saved):
+            continue
+        ctx.elb.set_default_actions(arn, saved)
+        read_back = ctx.elb.listener(arn)
+        if read_back is None or canonical_actions(read_back["DefaultActions"]) != (
+            canonical_actions(saved)
+        ):
+            raise ListenerChangedError(
+                f"Listener {arn} does not read back as restored.",
+                "Run the rollback again; if it persists, restore the listener by hand from "
+                "the journal.",
+            )
+        restored.append(arn)
+    return restored
+
+
+def _delete_new_group(ctx: StepContext, record: MigrationRecord) -> str | None:
+    name = TargetGroupSpec.model_validate(record.plan["newTargetGroup"]).name
+    group = ctx.elb.target_group_by_name(name)
+    if group is None:
+        return None
+    arn = group["TargetGroupArn"]
+    if ctx.elb.tags([arn]).get(arn, {}).get(TAG_MIGRATION_ID) != record.migration_id:
+        return None  # not ours: never delete it
+    targets = [{"Id": h["Target"]["Id"]} for h in ctx.elb.target_health(arn)]
+    if targets:
+        ctx.elb.deregister_targets(arn, targets)
+    ctx.elb.delete_target_group(arn)
+    return str(arn)

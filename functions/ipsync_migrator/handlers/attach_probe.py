@@ -1,0 +1,19 @@
+"""Lambda entry point of the `attach_probe` task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ipsync_migrator.handlers.requests import StepRequest
+from ipsync_migrator.handlers.runtime import step_context
+from ipsync_migrator.observability import parse, step_handler
+from ipsync_migrator.planning import Step
+from ipsync_migrator.steps.probe import attach_probe
+
+
+@step_handler(Step.ATTACH_PROBE)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse(StepRequest, event)
+    return attach_probe(step_context(), request.migration_id, request.owner)

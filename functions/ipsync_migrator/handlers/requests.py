@@ -1,0 +1,33 @@
+"""Input models of the Lambda handlers: what the state machine (or a person) may send."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ipsync_migrator.models import MigrationOptions, Model
+
+MIGRATION_ID = r"^[A-Za-z0-9_-]{1,80}$"
+TARGET_GROUP_ARN = r"^arn:aws[\w-]*:elasticloadbalancing:[\w-]+:\d{12}:targetgroup/[\w-]+/\w+$"
+
+
+class StepRequest(Model):
+    migration_id: str = Field(pattern=MIGRATION_ID)
+    #: The run driving the migration (the execution name); steps refuse another run's record.
+    owner: str | None = None
+
+
+class PreflightRequest(Model):
+    target_group_arn: str = Field(pattern=TARGET_GROUP_ARN)
+    owner: str = Field(min_length=1, max_length=80)
+    options: MigrationOptions = Field(default_factory=MigrationOptions)
+
+
+class FinalizeRequest(Model):
+    migration_id: str = Field(pattern=MIGRATION_ID)
+    delete_target_group: bool | None = None
+    delete_state: bool | None = None
+
+
+class RollbackRequest(Model):
+    migration_id: str = Field(pattern=MIGRATION_ID)
+    reason: str = ""

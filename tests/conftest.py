@@ -37,3 +37,20 @@ def aws() -> Iterator[ClientFactory]:
 def demo(aws: ClientFactory) -> DemoEstate:
     """The demo estate: every variant and every verdict."""
     return seed_demo(aws)
+
+
+class FakeLambdaContext:
+    """The attributes Powertools reads from a Lambda context."""
+
+    function_name = "ipsync-migrator-test"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ipsync-migrator-test"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()

@@ -72,6 +72,12 @@ class StepPreconditionError(IpsyncError):
     code = "StepPrecondition"
 
 
+class ThrottledError(IpsyncError):
+    """AWS kept throttling after the client's own retries; the state machine retries later."""
+
+    code = "Throttled"
+
+
 class AwsServiceError(IpsyncError):
     """An AWS error that is not one of the above, passed on with its code."""
 

@@ -19,6 +19,7 @@ class DetailType:
     FINALIZED = "Migration Finalized"
     ROLLED_BACK = "Migration Rolled Back"
     FAILED = "Migration Failed"
+    APPROVAL_REQUESTED = "Migration Approval Requested"
 
 
 #: Detail-types whose replay means "roll this migration back".

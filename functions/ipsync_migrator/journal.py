@@ -58,7 +58,12 @@ class MigrationRecord(Model):
     probe_listeners: list[dict[str, Any]] = Field(default_factory=list)
     #: Exact DefaultActions of each production listener before cutover, by listener ARN.
     saved_listener_actions: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    #: Weighted canary actions set on production listeners (strategy `weighted`).
+    canary_listener_actions: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     legacy_snapshot: dict[str, Any] | None = None
+    #: The pending approval gate and its Step Functions task token.
+    approval: dict[str, str] | None = None
+    notes: list[str] = Field(default_factory=list)
     health: dict[str, Any] = Field(default_factory=dict)
     timestamps: dict[str, str] = Field(default_factory=dict)
 

@@ -274,3 +274,5 @@ class MigrationOptions(Model):
     alarm_names: list[str] = Field(default_factory=list)
     delete_target_group: bool = False
     delete_state: bool = False
+    approve_before_cutover: bool = False
+    approve_before_finalize: bool = False

@@ -15,6 +15,7 @@ from ipsync_migrator.errors import (
     InvalidInputError,
     IpsyncError,
     NotFoundError,
+    ThrottledError,
 )
 
 _ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
@@ -27,6 +28,13 @@ _BAD_CREDENTIALS = {
     "SignatureDoesNotMatch",
 }
 _NOT_FOUND_SUFFIXES = ("NotFound", "NotFoundException", "NotFoundFault")
+_THROTTLED = {
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+}
 _INVALID = {"ValidationError", "ValidationException", "InvalidParameterValueException"}
 
 
@@ -52,6 +60,11 @@ def translate(exc: ClientError, operation: str) -> IpsyncError:
         return NotFoundError(
             f"{operation}: {message}",
             "Check the ARN or name, and that --region and the account are the right ones.",
+        )
+    if code in _THROTTLED:
+        return ThrottledError(
+            f"{operation} is throttled by AWS ({code}).",
+            "Retry later, or lower the fleet's concurrency.",
         )
     if code in _INVALID:
         return InvalidInputError(f"{operation} rejected the request: {message}")

@@ -31,3 +31,10 @@ class FinalizeRequest(Model):
 class RollbackRequest(Model):
     migration_id: str = Field(pattern=MIGRATION_ID)
     reason: str = ""
+
+
+class ApprovalRequest(Model):
+    migration_id: str = Field(pattern=MIGRATION_ID)
+    owner: str | None = None
+    gate: str = Field(pattern=r"^(cutover|finalize)$")
+    task_token: str = Field(min_length=1)

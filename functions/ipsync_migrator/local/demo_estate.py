@@ -30,6 +30,7 @@ def seed_demo(clients: ClientFactory) -> DemoEstate:
     shop_nlb = b.nlb("shop-nlb", vpc)
     shop_tg = b.ip_target_group("shop-ip-tg", vpc, port=80)
     b.listener(shop_nlb, 80, shop_tg)
+    b.sync_alb_ips(shop_alb, shop_tg, 80)
     b.legacy_function("shop-alb-ip-sync", shop_alb.dns_name, shop_tg, alb_port=80)
 
     api_alb = b.alb(
@@ -45,6 +46,7 @@ def seed_demo(clients: ClientFactory) -> DemoEstate:
         tags=stack,
     )
     b.listener(api_nlb, 443, api_tg, tags=stack)
+    b.sync_alb_ips(api_alb, api_tg, 443)
     # DNS name as users wrote it: upper case with a trailing dot.
     b.legacy_function(
         "api-ip-sync",
@@ -61,6 +63,7 @@ def seed_demo(clients: ClientFactory) -> DemoEstate:
     media_nlb = b.nlb("media-nlb", vpc)
     media_tg = b.ip_target_group("media-ip-tg", vpc, port=80)
     b.listener(media_nlb, 80, media_tg)
+    b.sync_alb_ips(media_alb, media_tg, 80)
     b.legacy_function(
         "media-fqdn-sync",
         media_alb.dns_name,

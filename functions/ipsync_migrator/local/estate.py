@@ -203,6 +203,19 @@ class EstateBuilder:
             )["Listeners"][0]["ListenerArn"]
         )
 
+    def sync_alb_ips(self, alb: LoadBalancer, target_group_arn: str, port: int) -> list[str]:
+        """Do what one run of the legacy function does: register the ALB's current IPs."""
+        name, lb_id = alb.arn.split(":loadbalancer/", 1)[1].split("/")[1:3]
+        interfaces = self.ec2.describe_network_interfaces(
+            Filters=[{"Name": "description", "Values": [f"ELB app/{name}/{lb_id}"]}]
+        )["NetworkInterfaces"]
+        ips = [eni["PrivateIpAddress"] for eni in interfaces]
+        if ips:
+            self.elb.register_targets(
+                TargetGroupArn=target_group_arn, Targets=[{"Id": ip, "Port": port} for ip in ips]
+            )
+        return ips
+
     # --- functions -------------------------------------------------------------------
 
     def legacy_function(

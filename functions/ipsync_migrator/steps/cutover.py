@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ipsync_migrator.errors import ListenerChangedError
+from ipsync_migrator.errors import ListenerChangedError, StepPreconditionError
 from ipsync_migrator.events import DetailType
-from ipsync_migrator.journal import MigrationState, utc_now
+from ipsync_migrator.journal import MigrationRecord, MigrationState, utc_now
+from ipsync_migrator.models import MigrationOptions, Strategy
 from ipsync_migrator.planning import NEW_TARGET_GROUP_ARN, Step, replace_target_group
 from ipsync_migrator.steps.context import StepContext
 from ipsync_migrator.steps.create_target_group import require_new_target_group
@@ -38,18 +39,32 @@ def canonical_actions(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return result
 
 
+def planned_listener_changes(
+    record: MigrationRecord, group_arn: str
+) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Each production listener's planned (before, after) actions, with the real new ARN."""
+    return {
+        change["resource"]: (
+            change["before"],
+            replace_target_group(change["after"], NEW_TARGET_GROUP_ARN, group_arn),
+        )
+        for change in record.plan["changes"]
+        if change["step"] == Step.CUTOVER
+    }
+
+
 def cutover(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str, Any]:
     """Point every planned listener at the new group, or stop before any write if one drifted."""
     record = ctx.load(migration_id, owner)
     group_arn = require_new_target_group(record.new_target_group_arn, migration_id)
-    changes = [c for c in record.plan["changes"] if c["step"] == Step.CUTOVER]
-    targets = {
-        c["resource"]: (
-            c["before"],
-            replace_target_group(c["after"], NEW_TARGET_GROUP_ARN, group_arn),
+    options = MigrationOptions.model_validate(record.options)
+    if options.strategy != Strategy.SWAP_AND_WATCH and not record.health.get("passed"):
+        raise StepPreconditionError(
+            f"Migration '{migration_id}': the new target group has not proved healthy.",
+            "Production listeners change only after the health gate passes (or choose the "
+            "swap-and-watch strategy explicitly).",
         )
-        for c in changes
-    }
+    targets = planned_listener_changes(record, group_arn)
     current = {arn: ctx.elb.listener(arn) for arn in targets}
     pending: dict[str, list[dict[str, Any]]] = {}
     for arn, (before, after) in targets.items():
@@ -57,7 +72,10 @@ def cutover(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str,
         actions = listener.get("DefaultActions", []) if listener else None
         if actions is not None and canonical_actions(actions) == canonical_actions(after):
             continue  # done by an earlier run
-        if actions is None or canonical_actions(actions) != canonical_actions(before):
+        accepted = [before, record.canary_listener_actions.get(arn)]
+        if actions is None or canonical_actions(actions) not in [
+            canonical_actions(a) for a in accepted if a is not None
+        ]:
             raise ListenerChangedError(
                 f"Listener {arn} changed since the plan was made: expected {before}, found "
                 f"{actions}. Nothing more was changed.",

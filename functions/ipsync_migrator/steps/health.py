@@ -54,6 +54,7 @@ def check_health(ctx: StepContext, migration_id: str, owner: str | None) -> dict
     else:
         gate, reason = PENDING, f"state {health['state']} ({streak} consecutive healthy)"
     record.health = {
+        "passed": gate == PASSED or bool(record.health.get("passed")),
         "startedAt": started,
         "consecutiveHealthy": streak,
         "lastState": health["state"],

@@ -21,6 +21,13 @@ def preflight(
     ctx: StepContext, target_group_arn: str, owner: str, options: MigrationOptions
 ) -> dict[str, Any]:
     """Classify and plan; a migratable deployment gets an in-progress record owned by `owner`."""
+    region = target_group_arn.split(":")[3]
+    if region != ctx.clients.region:
+        raise InvalidInputError(
+            f"Target group {target_group_arn} is in {region}, but this runs in "
+            f"{ctx.clients.region}.",
+            f"Run against region {region} (--region {region}, or the stack deployed there).",
+        )
     migration_id = migration_id_for_target_group(target_group_arn)
     record = ctx.journal.get(migration_id)
     if record is not None and record.state not in RESTARTABLE:
@@ -46,6 +53,7 @@ def preflight(
             "verdict": deployment.verdict.value,
             "findings": [f.to_json_dict() for f in deployment.findings],
             "plan": plan.to_json_dict(),
+            "options": options.to_json_dict(),
             "resumed": False,
         }
     if options.strategy.value == "weighted" and len(deployment.network_load_balancers) > 1:
@@ -59,7 +67,7 @@ def preflight(
             "owner": owner,
             "plan": plan.to_json_dict(),
             "options": options.to_json_dict(),
-            "deployment": deployment.model_dump(mode="json"),
+            "deployment": deployment.to_json_dict(),
             "timestamps": {"started": fresh.updated_at},
         }
     )
@@ -79,5 +87,6 @@ def _result(record: MigrationRecord, resumed: bool) -> dict[str, Any]:
         "findings": record.plan.get("warnings", []),
         "plan": record.plan,
         "state": record.state.value,
+        "options": record.options,
         "resumed": resumed,
     }

@@ -9,18 +9,34 @@ from __future__ import annotations
 from typing import Any
 
 from ipsync_migrator.discovery import forwards_to
-from ipsync_migrator.errors import StepPreconditionError
+from ipsync_migrator.errors import (
+    AwsServiceError,
+    InvalidInputError,
+    ListenerChangedError,
+    StepPreconditionError,
+)
 from ipsync_migrator.journal import MigrationRecord
+from ipsync_migrator.models import MigrationOptions, Strategy
 from ipsync_migrator.naming import MANAGED_BY_VALUE, TAG_MANAGED_BY, TAG_MIGRATION_ID
 from ipsync_migrator.planning import Step
 from ipsync_migrator.steps.context import StepContext, deployment_of
 from ipsync_migrator.steps.create_target_group import require_new_target_group
+from ipsync_migrator.steps.cutover import canonical_actions, planned_listener_changes
+
+#: Share of production traffic the weighted strategy sends to the new group before cutover.
+CANARY_PERCENT = 10
 
 
 def attach_probe(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str, Any]:
     """Attach the new group to a TCP listener on a free port of the NLB (reused on re-run)."""
     record = ctx.load(migration_id, owner)
     group_arn = require_new_target_group(record.new_target_group_arn, migration_id)
+    options = MigrationOptions.model_validate(record.options)
+    if options.strategy == Strategy.WEIGHTED:
+        canary = _attach_weighted_canary(ctx, record, group_arn)
+        if canary is not None:
+            return canary
+        record = ctx.load(migration_id, owner)
     nlb_arn = deployment_of(record).network_load_balancers[0].arn
     listeners = ctx.elb.listeners(nlb_arn)
     probe = next((li for li in listeners if _is_probe(ctx, li, group_arn)), None)
@@ -39,7 +55,75 @@ def attach_probe(ctx: StepContext, migration_id: str, owner: str | None) -> dict
     record.probe_listeners = [entry]
     record.timestamps.setdefault("probeAttached", record.updated_at)
     ctx.complete(record, Step.ATTACH_PROBE, before=None, after=entry)
-    return entry
+    return {"mode": "probe", **entry, "notes": record.notes}
+
+
+def _attach_weighted_canary(
+    ctx: StepContext, record: MigrationRecord, group_arn: str
+) -> dict[str, Any] | None:
+    """Send CANARY_PERCENT of production traffic to the new group, if ELB accepts it.
+
+    AWS has not documented an alb group inside a weighted forward, so it is tried at run
+    time; when ELB refuses, the migration falls back to the probe listener and says so.
+    """
+    changes = planned_listener_changes(record, group_arn)
+    canary: dict[str, list[dict[str, Any]]] = {}
+    for arn, (before, _) in changes.items():
+        listener = ctx.elb.listener(arn)
+        current = listener["DefaultActions"] if listener else None
+        if (
+            current is not None
+            and arn in record.canary_listener_actions
+            and canonical_actions(current) == canonical_actions(record.canary_listener_actions[arn])
+        ):
+            canary[arn] = current
+            continue
+        if current is None or canonical_actions(current) != canonical_actions(before):
+            raise ListenerChangedError(
+                f"Listener {arn} changed since the plan was made. Nothing was changed.",
+                "Review the listener, then re-plan and re-run the migration.",
+            )
+        record.saved_listener_actions.setdefault(arn, current)
+        canary[arn] = weighted_forward(before, deployment_of(record).target_group_arn, group_arn)
+    record = ctx.save(record)
+    try:
+        for arn, actions in canary.items():
+            ctx.elb.set_default_actions(arn, actions)
+    except (InvalidInputError, AwsServiceError) as exc:
+        for arn in canary:  # undo any listener already changed, exactly
+            ctx.elb.set_default_actions(arn, record.saved_listener_actions[arn])
+        record.notes.append(
+            f"weighted forward to an alb target group was refused ({exc.code}: "
+            f"{exc.message}); fell back to the probe strategy"
+        )
+        record.saved_listener_actions = {}
+        ctx.save(record)
+        return None
+    record.canary_listener_actions = canary
+    record.timestamps.setdefault("probeAttached", record.updated_at)
+    after = {"canaryPercent": CANARY_PERCENT, "listeners": sorted(canary)}
+    ctx.complete(record, Step.ATTACH_PROBE, before=record.saved_listener_actions, after=after)
+    return {"mode": "weighted", **after, "notes": record.notes}
+
+
+def weighted_forward(
+    actions: list[dict[str, Any]], old_arn: str, new_arn: str
+) -> list[dict[str, Any]]:
+    """`actions` with the forward to `old_arn` split CANARY_PERCENT to `new_arn`."""
+    return [
+        {
+            "Type": "forward",
+            "ForwardConfig": {
+                "TargetGroups": [
+                    {"TargetGroupArn": old_arn, "Weight": 100 - CANARY_PERCENT},
+                    {"TargetGroupArn": new_arn, "Weight": CANARY_PERCENT},
+                ]
+            },
+        }
+        if action.get("Type") == "forward" and action.get("TargetGroupArn") == old_arn
+        else action
+        for action in actions
+    ]
 
 
 def release_probe(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 from ipsync_migrator.aws.bus import EventBus
 from ipsync_migrator.aws.journal import DynamoJournal, create_table
 from ipsync_migrator.clients import ClientFactory
-from ipsync_migrator.local.demo_estate import DemoEstate
+from ipsync_migrator.local.demo_estate import DemoEstate, seed_demo
 from ipsync_migrator.local.realism import Realism
 from ipsync_migrator.models import MigrationOptions
 from ipsync_migrator.naming import migration_id_for_target_group
@@ -27,6 +27,12 @@ FAST = MigrationOptions(
 def realism(aws: ClientFactory) -> Iterator[Realism]:
     with Realism(initial_health_checks=2) as adapter:
         yield adapter
+
+
+@pytest.fixture
+def demo(aws: ClientFactory, realism: Realism) -> DemoEstate:
+    """The demo estate, seeded with the realism adapter on (so ALBs have network interfaces)."""
+    return seed_demo(aws)
 
 
 @pytest.fixture

@@ -1,0 +1,212 @@
+"""Events, input validation, locking, concurrency and strategies of the engine."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+
+from ipsync_migrator.aws.journal import DynamoJournal
+from ipsync_migrator.clients import ClientFactory
+from ipsync_migrator.errors import ConcurrentMigrationError, InvalidInputError
+from ipsync_migrator.events import DetailType
+from ipsync_migrator.handlers import create_target_group as create_handler
+from ipsync_migrator.handlers import preflight as preflight_handler
+from ipsync_migrator.journal import MemoryJournal, MigrationRecord, MigrationState
+from ipsync_migrator.local.demo_estate import DemoEstate
+from ipsync_migrator.local.realism import FaultRule, Realism
+from ipsync_migrator.models import Strategy
+from ipsync_migrator.steps.context import StepContext
+from ipsync_migrator.steps.create_target_group import create_target_group
+from ipsync_migrator.steps.cutover import cutover
+from ipsync_migrator.steps.health import check_health
+from ipsync_migrator.steps.preflight import preflight
+from ipsync_migrator.steps.probe import attach_probe
+from ipsync_migrator.steps.rollback import rollback
+from tests.integration.engine.conftest import BUS, FAST, TABLE, snapshot
+
+OWNER = "run-1"
+
+
+def capture_events(aws: ClientFactory) -> str:
+    """Route the bus's events to an SQS queue; returns the queue URL."""
+    sqs, events = aws.client("sqs"), aws.client("events")
+    url = sqs.create_queue(QueueName="captured")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name="all", EventBusName=BUS, EventPattern=json.dumps({"source": ["ipsync-migrator"]})
+    )
+    events.put_targets(Rule="all", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
+    return url
+
+
+def received(aws: ClientFactory, url: str) -> list[dict[str, Any]]:
+    sqs, bodies = aws.client("sqs"), []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return bodies
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_every_changing_step_emits_one_self_contained_event(
+    aws: ClientFactory, demo: DemoEstate, ctx: StepContext
+) -> None:
+    url = capture_events(aws)
+    mid = preflight(ctx, demo.shop_tg, OWNER, FAST)["migrationId"]
+    create_target_group(ctx, mid, OWNER)
+    attach_probe(ctx, mid, OWNER)
+    while check_health(ctx, mid, OWNER)["gate"] == "pending":
+        pass
+    cutover(ctx, mid, OWNER)
+    rollback(ctx, mid, reason="test")
+
+    events = received(aws, url)
+    assert [e["detail-type"] for e in events] == [
+        DetailType.STARTED,
+        DetailType.STEP_COMPLETED,
+        DetailType.STEP_COMPLETED,
+        DetailType.CUT_OVER,
+        DetailType.ROLLED_BACK,
+    ]
+    cut = events[3]
+    assert cut["source"] == "ipsync-migrator"
+    detail = cut["detail"]
+    assert detail["migrationId"] == mid and detail["step"] == "cutover"
+    assert detail["account"] == "123456789012" and detail["region"] == "us-east-1"
+    assert detail["targetGroupArn"] == demo.shop_tg
+    assert detail["before"] == detail["preMigration"]["listenerActions"]
+    assert detail["time"]
+
+
+def test_malformed_handler_input_is_rejected_before_any_aws_call(
+    ctx: StepContext, realism: Realism, lambda_context: Any
+) -> None:
+    realism.reset()
+    for event in (
+        {},
+        {"migrationId": "bad id with spaces"},
+        {"migrationId": "ok", "unexpected": 1},
+        "not an object",
+    ):
+        with pytest.raises(InvalidInputError):
+            create_handler.handler(event, lambda_context)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="targetGroupArn"):
+        preflight_handler.handler({"targetGroupArn": "arn:nope", "owner": "x"}, lambda_context)
+    assert sum(realism.calls.values()) == 0
+
+
+def test_target_group_in_another_region_is_refused_without_changes(
+    ctx: StepContext, realism: Realism
+) -> None:
+    arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef"
+    with pytest.raises(InvalidInputError, match="eu-west-1"):
+        preflight(ctx, arn, OWNER, FAST)
+
+
+@pytest.mark.parametrize("journal_kind", ["memory", "dynamodb"])
+def test_stale_record_cannot_be_saved(
+    aws: ClientFactory, ctx: StepContext, journal_kind: str
+) -> None:
+    journal = MemoryJournal() if journal_kind == "memory" else DynamoJournal(aws, TABLE)
+    first = journal.save(MigrationRecord(migration_id="m-1"))
+    journal.save(first)  # another run saves version 1 first
+    with pytest.raises(ConcurrentMigrationError):
+        journal.save(first)
+    with pytest.raises(ConcurrentMigrationError):
+        journal.save(MigrationRecord(migration_id="m-1"))  # create over an existing record
+
+
+def test_second_run_cannot_drive_an_active_migration(demo: DemoEstate, ctx: StepContext) -> None:
+    mid = preflight(ctx, demo.shop_tg, "run-1", FAST)["migrationId"]
+    with pytest.raises(ConcurrentMigrationError):
+        preflight(ctx, demo.shop_tg, "run-2", FAST)
+    with pytest.raises(ConcurrentMigrationError):
+        create_target_group(ctx, mid, "run-2")
+
+
+def test_rollback_concurrently_with_itself_ends_rolled_back_once(
+    aws: ClientFactory, demo: DemoEstate, ctx: StepContext
+) -> None:
+    mid = preflight(ctx, demo.shop_tg, OWNER, FAST)["migrationId"]
+    original = snapshot(aws)
+    create_target_group(ctx, mid, OWNER)
+    attach_probe(ctx, mid, OWNER)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            rollback(ctx, mid, reason="twice")
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert snapshot(aws) == original
+    record = ctx.journal.get(mid)
+    assert record is not None and record.state == MigrationState.ROLLED_BACK
+    assert [e.step for e in ctx.journal.entries(mid)].count("rollback") == 1
+
+
+def test_weighted_strategy_sends_a_canary_share_then_cuts_over(
+    aws: ClientFactory, demo: DemoEstate, ctx: StepContext
+) -> None:
+    options = FAST.model_copy(update={"strategy": Strategy.WEIGHTED})
+    mid = preflight(ctx, demo.shop_tg, OWNER, options)["migrationId"]
+    group = create_target_group(ctx, mid, OWNER)["targetGroupArn"]
+    attached = attach_probe(ctx, mid, OWNER)
+    assert attached["mode"] == "weighted"
+    [listener_arn] = attached["listeners"]
+    elb = aws.client("elbv2")
+    [listener] = elb.describe_listeners(ListenerArns=[listener_arn])["Listeners"]
+    weights = {
+        g["TargetGroupArn"]: g["Weight"]
+        for g in listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+    }
+    assert weights == {demo.shop_tg: 90, group: 10}
+    while check_health(ctx, mid, OWNER)["gate"] == "pending":
+        pass
+    cutover(ctx, mid, OWNER)
+    [listener] = elb.describe_listeners(ListenerArns=[listener_arn])["Listeners"]
+    assert listener["DefaultActions"][0]["TargetGroupArn"] == group
+
+
+def test_weighted_strategy_falls_back_to_probe_when_elb_refuses(
+    aws: ClientFactory, demo: DemoEstate, ctx: StepContext, realism: Realism
+) -> None:
+    options = FAST.model_copy(update={"strategy": Strategy.WEIGHTED})
+    mid = preflight(ctx, demo.shop_tg, OWNER, options)["migrationId"]
+    original_listeners = snapshot(aws)["listeners"]
+    create_target_group(ctx, mid, OWNER)
+    realism.add_fault(FaultRule("elbv2", "ModifyListener", error_code="ValidationError"))
+
+    attached = attach_probe(ctx, mid, OWNER)
+
+    assert attached["mode"] == "probe"
+    assert "fell back to the probe strategy" in attached["notes"][0]
+    current = snapshot(aws)["listeners"]
+    assert {k: v for k, v in current.items() if k in original_listeners} == original_listeners
+
+
+def test_swap_and_watch_cuts_over_before_health_by_explicit_choice(
+    aws: ClientFactory, demo: DemoEstate, ctx: StepContext
+) -> None:
+    options = FAST.model_copy(update={"strategy": Strategy.SWAP_AND_WATCH})
+    mid = preflight(ctx, demo.shop_tg, OWNER, options)["migrationId"]
+    create_target_group(ctx, mid, OWNER)
+    assert cutover(ctx, mid, OWNER)["changed"]
+    states = []
+    while (result := check_health(ctx, mid, OWNER))["gate"] == "pending":
+        states.append(result["state"])
+    assert result["gate"] == "passed" and states[0] == "initial"

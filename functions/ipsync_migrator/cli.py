@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from functools import partial
 from typing import Annotated, Any, TypeVar
 
 import typer
 
 from ipsync_migrator.clients import ClientFactory
-from ipsync_migrator.config import AwsTarget
+from ipsync_migrator.config import DEFAULT_STACK_NAME, AwsTarget
 from ipsync_migrator.discovery import discover
-from ipsync_migrator.errors import IpsyncError, NotFoundError
-from ipsync_migrator.models import DiscoveryReport
+from ipsync_migrator.errors import InvalidInputError, IpsyncError, NotFoundError
+from ipsync_migrator.models import Deployment, DiscoveryReport, MigrationOptions, Strategy, Verdict
+from ipsync_migrator.operations import Service
 from ipsync_migrator.planning import plan_migration
-from ipsync_migrator.render import discovery_table, make_console, plan_view
+from ipsync_migrator.progress import follow
+from ipsync_migrator.render import (
+    discovery_table,
+    make_console,
+    plan_view,
+    status_dict,
+    status_table,
+)
 
 app = typer.Typer(
     name="ipsync-migrator",
@@ -96,6 +106,147 @@ def plan_command(
         _print_json(plan.to_json_dict())
     else:
         out.print(plan_view(plan))
+
+
+StackOption = Annotated[
+    str, typer.Option("--stack-name", help="The deployed ipsync-migrator stack.")
+]
+
+
+@app.command("migrate")
+def migrate_command(
+    ctx: typer.Context,
+    references: Annotated[
+        list[str] | None, typer.Argument(help="Deployment ids (or target group ARNs, names).")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every migratable deployment.")] = False,
+    strategy: Annotated[Strategy, typer.Option(help="How the new group proves itself.")] = (
+        Strategy.PROBE
+    ),
+    poll_seconds: Annotated[int, typer.Option(min=0)] = 15,
+    health_timeout_seconds: Annotated[int, typer.Option(min=0)] = 600,
+    bake_seconds: Annotated[int, typer.Option(min=0)] = 900,
+    drain_seconds: Annotated[int, typer.Option(min=0)] = 3600,
+    finalize_after_seconds: Annotated[int | None, typer.Option(min=0)] = None,
+    approve_before_cutover: Annotated[bool, typer.Option()] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    wait: Annotated[bool, typer.Option(help="Follow the executions until they end.")] = False,
+    stack_name: StackOption = DEFAULT_STACK_NAME,
+) -> None:
+    """Plan, confirm, and start one Step Functions execution per migratable deployment."""
+    if not references and not all_:
+        _fail("Name the deployments to migrate, or pass --all.", "Ids come from `discover`.")
+    options = MigrationOptions(
+        strategy=strategy,
+        poll_seconds=poll_seconds,
+        health_timeout_seconds=health_timeout_seconds,
+        bake_seconds=bake_seconds,
+        drain_seconds=drain_seconds,
+        finalize_after_seconds=finalize_after_seconds,
+        approve_before_cutover=approve_before_cutover,
+    )
+    clients = ClientFactory(ctx.obj)
+    service = _run(lambda: Service.connect(clients, stack_name))
+    report = _run(lambda: _discover(clients, Output.TABLE))
+    chosen = _run(lambda: _choose(report, references or [], all_))
+    migratable = [d for d in chosen if d.verdict == Verdict.MIGRATABLE]
+    for deployment in chosen:
+        if deployment.verdict != Verdict.MIGRATABLE:
+            reasons = ", ".join(f.code.value for f in deployment.blockers)
+            err.print(f"skipped {deployment.id}: {deployment.verdict.value} ({reasons})")
+    for deployment in migratable:
+        out.print(plan_view(plan_migration(deployment)))
+    if not migratable:
+        _fail("Nothing to migrate: no chosen deployment is migratable.", "See `discover`.")
+    if not yes and not typer.confirm(f"Start {len(migratable)} migration(s)?", default=False):
+        raise typer.Exit(code=1)
+    started = [_run(partial(service.start, d, options)) for d in migratable]
+    for item in started:
+        note = f" ({item.note})" if item.note else ""
+        out.print(f"{item.migration_id}: {item.execution_arn}{note}")
+    if wait:
+        results = _run(lambda: follow(service, started, out))
+        if any(r["status"] != "SUCCEEDED" for r in results):
+            raise typer.Exit(code=1)
+
+
+@app.command("status")
+def status_command(
+    ctx: typer.Context,
+    migration_id: Annotated[str | None, typer.Argument(help="One migration id.")] = None,
+    output: OutputOption = Output.TABLE,
+    stack_name: StackOption = DEFAULT_STACK_NAME,
+) -> None:
+    """Each migration's state, current step, timestamps and last error."""
+    records = _run(
+        lambda: Service.connect(ClientFactory(ctx.obj), stack_name).records(migration_id)
+    )
+    if output == Output.JSON:
+        _print_json([status_dict(r) for r in records])
+    else:
+        out.print(status_table(records))
+
+
+@app.command("rollback")
+def rollback_command(
+    ctx: typer.Context,
+    migration_id: str,
+    stack_name: StackOption = DEFAULT_STACK_NAME,
+) -> None:
+    """Roll a migration back to its exact pre-migration state (waits until done)."""
+    result = _run(
+        lambda: Service.connect(ClientFactory(ctx.obj), stack_name).rollback(migration_id)
+    )
+    out.print(f"{migration_id}: {result.get('state', 'rolled_back')}")
+
+
+@app.command("finalize")
+def finalize_command(
+    ctx: typer.Context,
+    migration_id: str,
+    stack_name: StackOption = DEFAULT_STACK_NAME,
+) -> None:
+    """Delete the retired legacy function, its schedule and permission (waits until done)."""
+    result = _run(
+        lambda: Service.connect(ClientFactory(ctx.obj), stack_name).finalize(migration_id)
+    )
+    for item in result.get("deleted", []):
+        out.print(f"deleted {item}")
+
+
+@app.command("approve")
+def approve_command(
+    ctx: typer.Context,
+    migration_id: str,
+    stack_name: StackOption = DEFAULT_STACK_NAME,
+) -> None:
+    """Let a migration waiting at an approval gate go on."""
+    gate = _run(
+        lambda: Service.connect(ClientFactory(ctx.obj), stack_name).approve(
+            migration_id, getpass.getuser()
+        )
+    )
+    out.print(f"{migration_id}: approved before {gate}")
+
+
+def _choose(report: DiscoveryReport, references: list[str], all_: bool) -> list[Deployment]:
+    if all_:
+        return list(report.deployments)
+    chosen = []
+    for reference in references:
+        deployment = report.find(reference)
+        if deployment is None:
+            raise NotFoundError(
+                f"No legacy IP-sync deployment matches '{reference}'.",
+                "Run `ipsync-migrator discover` to list ids.",
+            )
+        chosen.append(deployment)
+    return chosen
+
+
+def _fail(message: str, fix: str) -> None:
+    with _clear_errors():
+        raise InvalidInputError(message, fix)
 
 
 @app.command("demo")

@@ -10,12 +10,21 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ipsync_migrator.journal import MigrationRecord, MigrationState
 from ipsync_migrator.models import DiscoveryReport, Finding, Plan, Severity, Verdict
 
 VERDICT_STYLE = {
     Verdict.MIGRATABLE: "bold green",
     Verdict.BLOCKED: "bold red",
     Verdict.ORPHANED: "bold yellow",
+}
+STATE_STYLE = {
+    MigrationState.RETIRED: "green",
+    MigrationState.FINALIZED: "bold green",
+    MigrationState.CUT_OVER: "cyan",
+    MigrationState.IN_PROGRESS: "cyan",
+    MigrationState.ROLLED_BACK: "yellow",
+    MigrationState.FAILED: "bold red",
 }
 SEVERITY_STYLE = {Severity.BLOCKER: "red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
 
@@ -119,3 +128,35 @@ def _compact(value: Any) -> str:
 
 def make_console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, width=None if not stderr else 100)
+
+
+def status_dict(record: MigrationRecord) -> dict[str, Any]:
+    return {
+        "migrationId": record.migration_id,
+        "state": record.state.value,
+        "currentStep": record.current_step,
+        "createdAt": record.created_at,
+        "updatedAt": record.updated_at,
+        "timestamps": record.timestamps,
+        "lastError": record.last_error,
+        "notes": record.notes,
+        "newTargetGroupArn": record.new_target_group_arn,
+    }
+
+
+def status_table(records: list[MigrationRecord]) -> Table:
+    table = Table(title="Migrations", title_justify="left")
+    table.add_column("Id", overflow="fold", max_width=26)
+    table.add_column("State")
+    table.add_column("Step")
+    table.add_column("Updated", max_width=19)
+    table.add_column("Last error", overflow="fold", max_width=30)
+    for record in records:
+        table.add_row(
+            record.migration_id,
+            Text(record.state.value, style=STATE_STYLE.get(record.state, "")),
+            record.current_step,
+            record.updated_at[:19],
+            record.last_error or "",
+        )
+    return table

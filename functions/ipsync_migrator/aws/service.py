@@ -1,0 +1,102 @@
+"""The deployed ipsync-migrator stack: its outputs, its state machine, its functions."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ipsync_migrator.aws.errors import aws_call
+from ipsync_migrator.clients import ClientFactory
+from ipsync_migrator.errors import IpsyncError, NotFoundError
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    state_machine_arn: str
+    journal_table: str
+    event_bus: str
+    rollback_function: str
+    finalize_function: str
+
+    @classmethod
+    def read(cls, clients: ClientFactory, stack_name: str) -> StackOutputs:
+        try:
+            with aws_call("cloudformation:DescribeStacks"):
+                stack = clients.client("cloudformation").describe_stacks(StackName=stack_name)[
+                    "Stacks"
+                ][0]
+        except IpsyncError as exc:
+            raise NotFoundError(
+                f"No ipsync-migrator stack named '{stack_name}' in this account and region.",
+                "Deploy it (`sam build && sam deploy --guided`), pass --stack-name, or start "
+                "the local runtime with `ipsync-migrator local`.",
+            ) from exc
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        try:
+            return cls(
+                state_machine_arn=outputs["StateMachineArn"],
+                journal_table=outputs["JournalTableName"],
+                event_bus=outputs["EventBusName"],
+                rollback_function=outputs["RollbackFunctionArn"],
+                finalize_function=outputs["FinalizeFunctionArn"],
+            )
+        except KeyError as exc:
+            raise NotFoundError(
+                f"Stack '{stack_name}' lacks the output {exc.args[0]}.",
+                "Is it an ipsync-migrator stack? Redeploy it from this version's template.yaml.",
+            ) from exc
+
+
+class Executions:
+    """Step Functions executions of the migration state machine."""
+
+    def __init__(self, clients: ClientFactory, state_machine_arn: str):
+        self._sfn = clients.client("stepfunctions")
+        self._arn = state_machine_arn
+
+    def named_like(self, prefix: str) -> list[dict[str, Any]]:
+        with aws_call("states:ListExecutions"):
+            pages = self._sfn.get_paginator("list_executions").paginate(stateMachineArn=self._arn)
+            return [
+                e
+                for page in pages
+                for e in page["executions"]
+                if e["name"] == prefix or e["name"].startswith(prefix + "-")
+            ]
+
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        with aws_call("states:StartExecution"):
+            return str(
+                self._sfn.start_execution(
+                    stateMachineArn=self._arn, name=name, input=json.dumps(payload)
+                )["executionArn"]
+            )
+
+    def describe(self, execution_arn: str) -> dict[str, Any]:
+        with aws_call("states:DescribeExecution"):
+            return dict(self._sfn.describe_execution(executionArn=execution_arn))
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        with aws_call("states:StopExecution"):
+            self._sfn.stop_execution(executionArn=execution_arn, error="Stopped", cause=cause)
+
+    def approve(self, task_token: str, approver: str) -> None:
+        with aws_call("states:SendTaskSuccess"):
+            self._sfn.send_task_success(
+                taskToken=task_token, output=json.dumps({"approvedBy": approver})
+            )
+
+
+def invoke(clients: ClientFactory, function: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Invoke one of the stack's functions synchronously; a function error is raised."""
+    with aws_call("lambda:InvokeFunction"):
+        response = clients.client("lambda").invoke(
+            FunctionName=function, Payload=json.dumps(payload).encode()
+        )
+    body = json.loads(response["Payload"].read() or b"null")
+    if response.get("FunctionError"):
+        error = IpsyncError(f"{body.get('errorType', 'Error')}: {body.get('errorMessage', body)}")
+        error.code = str(body.get("errorType", "FunctionError"))
+        raise error
+    return dict(body or {})

@@ -1,0 +1,103 @@
+"""What the CLI asks of a deployed (or local) ipsync-migrator stack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from ipsync_migrator.aws.journal import DynamoJournal
+from ipsync_migrator.aws.service import Executions, StackOutputs, invoke
+from ipsync_migrator.clients import ClientFactory
+from ipsync_migrator.errors import IpsyncError
+from ipsync_migrator.journal import MigrationRecord, load
+from ipsync_migrator.models import Deployment, MigrationOptions
+from ipsync_migrator.steps.approval import pending_approval
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+
+
+@dataclass(frozen=True)
+class Started:
+    migration_id: str
+    execution_arn: str
+    started: bool
+    note: str = ""
+
+
+@dataclass
+class Service:
+    """The stack's state machine, journal and functions, found through its outputs."""
+
+    clients: ClientFactory
+    outputs: StackOutputs
+
+    @classmethod
+    def connect(cls, clients: ClientFactory, stack_name: str) -> Service:
+        return cls(clients, StackOutputs.read(clients, stack_name))
+
+    @cached_property
+    def journal(self) -> DynamoJournal:
+        return DynamoJournal(self.clients, self.outputs.journal_table)
+
+    @cached_property
+    def executions(self) -> Executions:
+        return Executions(self.clients, self.outputs.state_machine_arn)
+
+    def start(self, deployment: Deployment, options: MigrationOptions) -> Started:
+        """Start one execution per migration: the name derives from the migration id."""
+        mid = deployment.id
+        previous = self.executions.named_like(mid)
+        running = [e for e in previous if e["status"] == "RUNNING"]
+        if running:
+            return Started(mid, running[0]["executionArn"], False, "already running")
+        name = mid if not previous else f"{mid}-{len(previous) + 1}"
+        payload = {"targetGroupArn": deployment.target_group_arn, "options": options.to_json_dict()}
+        try:
+            arn = self.executions.start(name, payload)
+        except IpsyncError as exc:
+            if exc.code != "ExecutionAlreadyExists":
+                raise
+            again = [e for e in self.executions.named_like(mid) if e["name"] == name]
+            return Started(mid, again[0]["executionArn"] if again else "", False, "already started")
+        return Started(mid, arn, True)
+
+    def progress(self, started: Started) -> dict[str, Any]:
+        """Execution status plus the journal's view of the migration."""
+        execution = self.executions.describe(started.execution_arn)
+        record = self.journal.get(started.migration_id)
+        return {
+            "migrationId": started.migration_id,
+            "status": execution["status"],
+            "state": record.state.value if record else "planned",
+            "step": record.current_step if record else "",
+            "error": execution.get("error") or (record.last_error if record else None),
+            "cause": execution.get("cause"),
+            "done": execution["status"] in TERMINAL,
+        }
+
+    def records(self, migration_id: str | None = None) -> list[MigrationRecord]:
+        if migration_id:
+            return [load(self.journal, migration_id)]
+        return sorted(self.journal.all(), key=lambda r: r.migration_id)
+
+    def rollback(self, migration_id: str) -> dict[str, Any]:
+        """Stop any running execution of the migration, then roll it back."""
+        load(self.journal, migration_id)
+        for execution in self.executions.named_like(migration_id):
+            if execution["status"] == "RUNNING":
+                self.executions.stop(execution["executionArn"], "rollback requested")
+        return invoke(
+            self.clients,
+            self.outputs.rollback_function,
+            {"migrationId": migration_id, "reason": "rollback requested from the CLI"},
+        )
+
+    def finalize(self, migration_id: str) -> dict[str, Any]:
+        load(self.journal, migration_id)
+        return invoke(self.clients, self.outputs.finalize_function, {"migrationId": migration_id})
+
+    def approve(self, migration_id: str, approver: str) -> str:
+        approval = pending_approval(load(self.journal, migration_id))
+        self.executions.approve(approval["taskToken"], approver)
+        return approval["gate"]

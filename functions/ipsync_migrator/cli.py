@@ -185,6 +185,11 @@ def status_command(
         _print_json([status_dict(r) for r in records])
     else:
         out.print(status_table(records))
+        for record in records if migration_id else []:
+            patches = record.plan.get("templatePatches", {})
+            if record.plan.get("stacks") and patches:
+                out.print(f"Template patch for stack(s) {record.plan['stacks']}:")
+                out.print(patches["cloudformation"], markup=False, highlight=False)
 
 
 @app.command("rollback")

@@ -248,6 +248,10 @@ class Plan(Model):
     attributes_lost: dict[str, str] = Field(default_factory=dict)
     blockers: list[Finding] = Field(default_factory=list)
     warnings: list[Finding] = Field(default_factory=list)
+    #: CloudFormation stacks owning the resources the migration changes, by resource label.
+    stacks: dict[str, str] = Field(default_factory=dict)
+    #: Snippets for the team's IaC ("cloudformation", "terraform") so it keeps the change.
+    template_patches: dict[str, str] = Field(default_factory=dict)
 
 
 def stable_suffix(text: str, length: int = 8) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ipsync_migrator.iac import template_patches
 from ipsync_migrator.models import (
     ChangeAction,
     Deployment,
@@ -63,7 +64,28 @@ def plan_migration(deployment: Deployment) -> Plan:
     )
     if deployment.verdict != Verdict.MIGRATABLE or deployment.proposed_target_group is None:
         return plan
-    return plan.model_copy(update={"changes": _changes(deployment)})
+    return plan.model_copy(
+        update={
+            "changes": _changes(deployment),
+            "stacks": _stacks(deployment),
+            "template_patches": template_patches(deployment, deployment.proposed_target_group),
+        }
+    )
+
+
+def _stacks(deployment: Deployment) -> dict[str, str]:
+    stacks = {}
+    if deployment.function.stack_name:
+        stacks["function"] = deployment.function.stack_name
+    if deployment.target_group_stack_name:
+        stacks["target group"] = deployment.target_group_stack_name
+    for nlb in deployment.network_load_balancers:
+        for listener in nlb.listeners:
+            if listener.stack_name:
+                stacks[f"listener {nlb.name} {listener.protocol}:{listener.port}"] = (
+                    listener.stack_name
+                )
+    return stacks
 
 
 def _changes(deployment: Deployment) -> list[PlannedChange]:

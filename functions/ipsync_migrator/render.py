@@ -97,6 +97,16 @@ def plan_view(plan: Plan) -> Group:
         parts.append(Text(f"Attributes lost: {lost}", style="yellow"))
     if plan.warnings:
         parts.append(_findings_block("Findings", plan.warnings))
+    if plan.stacks:
+        owned = ", ".join(f"{label}: {stack}" for label, stack in plan.stacks.items())
+        parts.append(
+            Text(
+                f"CloudFormation owns {owned}: the next stack update reverts the migration "
+                "unless the template gets this patch:",
+                style="bold yellow",
+            )
+        )
+        parts.append(Text(plan.template_patches.get("cloudformation", ""), style="dim"))
     return Group(*parts)
 
 

@@ -87,3 +87,17 @@ def test_attributes_lost_are_in_the_plan() -> None:
 def test_deployment_id_is_stable_and_derived_from_the_target_group() -> None:
     assert build_deployment(f.facts()).id == build_deployment(f.facts()).id
     assert build_deployment(f.facts()).id.startswith("web-ip-")
+
+
+def test_plan_names_owning_stacks_and_offers_template_patches() -> None:
+    deployment = build_deployment(f.facts(stacks={"function": "legacy-sync"})).model_copy(
+        update={"target_group_stack_name": "edge"}
+    )
+    plan = plan_migration(deployment)
+    assert plan.stacks == {"target group": "edge"}
+    cloudformation = plan.template_patches["cloudformation"]
+    terraform = plan.template_patches["terraform"]
+    assert "TargetType: alb" in cloudformation and f"Id: {f.ALB_ARN}" in cloudformation
+    assert "DefaultActions:" in cloudformation
+    assert 'target_type = "alb"' in terraform and "default_action {" in terraform
+    assert f'target_id        = "{f.ALB_ARN}"' in terraform

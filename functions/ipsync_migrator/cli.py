@@ -25,9 +25,11 @@ from ipsync_migrator.render import (
     discovery_table,
     make_console,
     plan_view,
+    report_view,
     status_dict,
     status_table,
 )
+from ipsync_migrator.reporting import build_report, markdown
 
 app = typer.Typer(
     name="ipsync-migrator",
@@ -232,6 +234,35 @@ def approve_command(
         )
     )
     out.print(f"{migration_id}: approved before {gate}")
+
+
+class ReportOutput(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
+@app.command("report")
+def report_command(
+    ctx: typer.Context,
+    output: Annotated[ReportOutput, typer.Option("--output", "-o")] = ReportOutput.TABLE,
+    stack_name: StackOption = DEFAULT_STACK_NAME,
+) -> None:
+    """Deployments by verdict and outcome, blockers by reason, invocations retired."""
+    clients = ClientFactory(ctx.obj)
+    discovery = _run(lambda: _discover(clients, Output.JSON))
+    try:
+        records = Service.connect(clients, stack_name).records()
+    except NotFoundError as exc:
+        err.print(f"note: {exc.message} Outcomes are shown as 'not started'.", highlight=False)
+        records = []
+    report = build_report(discovery, records)
+    if output == ReportOutput.JSON:
+        _print_json(report.to_json_dict())
+    elif output == ReportOutput.MARKDOWN:
+        sys.stdout.write(markdown(report))
+    else:
+        out.print(report_view(report))
 
 
 def _choose(report: DiscoveryReport, references: list[str], all_: bool) -> list[Deployment]:

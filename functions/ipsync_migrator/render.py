@@ -12,6 +12,7 @@ from rich.text import Text
 
 from ipsync_migrator.journal import MigrationRecord, MigrationState
 from ipsync_migrator.models import DiscoveryReport, Finding, Plan, Severity, Verdict
+from ipsync_migrator.reporting import MigrationReport
 
 VERDICT_STYLE = {
     Verdict.MIGRATABLE: "bold green",
@@ -170,3 +171,36 @@ def status_table(records: list[MigrationRecord]) -> Table:
             record.last_error or "",
         )
     return table
+
+
+def report_view(report: MigrationReport) -> Group:
+    table = Table(title=f"IP-sync migrations in {report.account} / {report.region}")
+    table.add_column("Id", overflow="fold", max_width=26)
+    table.add_column("Verdict")
+    table.add_column("Outcome")
+    table.add_column("Invocations/mo", justify="right")
+    table.add_column("To cutover", justify="right")
+    for row in report.rows:
+        table.add_row(
+            row.id,
+            row.verdict,
+            row.outcome,
+            f"{row.invocations_per_month:,}" if row.invocations_per_month else "",
+            f"{row.seconds_to_cutover:.0f} s" if row.seconds_to_cutover is not None else "",
+        )
+    parts: list[Any] = [
+        table,
+        Text(
+            f"Legacy invocations retired: {report.invocations_retired_per_month:,} per month",
+            style="bold green",
+        ),
+    ]
+    for group in report.blockers:
+        parts.append(
+            Text.assemble(
+                (f"{group.code}", "red"),
+                f" ({len(group.deployments)}): {', '.join(group.deployments)}\n  fix: ",
+                (group.remediation, "italic"),
+            )
+        )
+    return Group(*parts)

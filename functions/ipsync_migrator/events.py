@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from ipsync_migrator.journal import MigrationRecord, utc_now
+from ipsync_migrator.models import stable_suffix
 
 
 class DetailType:
@@ -47,6 +48,7 @@ def migration_detail(
     deployment = record.deployment
     return {
         "migrationId": record.migration_id,
+        "owner": record.owner,
         "step": step,
         "state": record.state.value,
         "account": account,
@@ -62,3 +64,20 @@ def migration_detail(
             "legacySnapshot": record.legacy_snapshot,
         },
     }
+
+
+REPLAY_PREFIX = "ipsync-rollback"
+
+
+def replay_name(migration_id: str | None, stamp: str) -> str:
+    """Name of a rollback replay: all migrations, or one (by a hash of its id); <= 64 chars."""
+    scope = stable_suffix(migration_id) if migration_id else "all"
+    return f"{REPLAY_PREFIX}-{scope}-{stamp}"[:64]
+
+
+def replay_applies_to(name: str, migration_id: str) -> bool:
+    """Whether a replay named `name` is meant to roll back `migration_id`."""
+    if not name.startswith(REPLAY_PREFIX + "-"):
+        return True  # a replay started by hand (console, CLI): it covers every migration
+    scope = name[len(REPLAY_PREFIX) + 1 :].split("-", 1)[0]
+    return scope in ("all", stable_suffix(migration_id))

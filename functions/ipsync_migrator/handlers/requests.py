@@ -38,3 +38,12 @@ class ApprovalRequest(Model):
     owner: str | None = None
     gate: str = Field(pattern=r"^(cutover|finalize)$")
     task_token: str = Field(min_length=1)
+
+
+class MigrationEventDetail(Model):
+    """The part of a migration event's detail a replayed rollback needs."""
+
+    model_config = Model.model_config | {"extra": "ignore"}
+
+    migration_id: str = Field(pattern=MIGRATION_ID)
+    owner: str = ""

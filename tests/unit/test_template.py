@@ -1,0 +1,350 @@
+"""template.yaml: functions match the handlers, IAM is least privilege, wiring is complete."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from pathlib import Path
+from typing import Any
+
+import cfnlint.api
+import cfnlint.decode
+import pytest
+
+from ipsync_migrator.aws.bus import EVENT_SOURCE
+from ipsync_migrator.events import ROLLBACK_TRIGGERS
+from ipsync_migrator.naming import MANAGED_BY_VALUE, TAG_MANAGED_BY
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+ASL = ROOT / "statemachine" / "migrate.asl.json"
+PACKAGE = ROOT / "functions" / "ipsync_migrator"
+HANDLERS = PACKAGE / "handlers"
+#: Modules of handlers/ that are shared code, not Lambda entry points.
+NOT_ENTRY_POINTS = {"__init__", "requests", "runtime"}
+
+MUTATING_VERBS = (
+    "Create",
+    "Delete",
+    "Modify",
+    "Put",
+    "Register",
+    "Deregister",
+    "Remove",
+    "Disable",
+    "Enable",
+    "Add",
+    "Update",
+)
+#: Step Functions' log delivery: AWS authorises these only on "*", with no condition key.
+STAR_ONLY_ACTIONS = {
+    "logs:CreateLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:PutResourcePolicy",
+}
+#: Operations of adapters the Lambda code imports that only the CLI / emulator calls.
+NOT_CALLED_BY_LAMBDA = {"dynamodb:Scan", "dynamodb:CreateTable", "lambda:AddPermission"}
+#: Where the IAM action differs from the operation named in `aws_call(...)`.
+IAM_ACTION_OF = {"s3:ListObjectsV2": "s3:ListBucket", "s3:DeleteObjects": "s3:DeleteObject"}
+#: Required by ELB for tag-on-create, never called directly.
+IMPLIED_ACTIONS = {"elasticloadbalancing:AddTags"}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    decoded, problems = cfnlint.decode.decode(str(TEMPLATE))
+    assert not problems, problems
+    return dict(decoded)
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def functions_of(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return resources_of(template, "AWS::Serverless::Function")
+
+
+def statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every inline IAM statement, with the logical id of the resource it belongs to."""
+    found = []
+    for logical_id, resource in template["Resources"].items():
+        properties = resource.get("Properties", {})
+        for policy in properties.get("Policies", []):
+            if isinstance(policy, dict) and "Statement" in policy:
+                found += [(logical_id, s) for s in policy["Statement"]]
+        document = properties.get("PolicyDocument", {})
+        found += [(logical_id, s) for s in document.get("Statement", [])]
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def is_mutating(action: str) -> bool:
+    return action.split(":", 1)[1].startswith(MUTATING_VERBS)
+
+
+def test_every_function_runs_python_3_13_and_names_an_importable_handler(template):
+    # Given the template's functions and their Globals
+    globals_ = template["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.13"
+    assert globals_["CodeUri"] == "functions/"
+    for logical_id, function in functions_of(template).items():
+        properties = function["Properties"]
+        # When the runtime and handler Lambda would use are resolved
+        runtime = properties.get("Runtime", globals_["Runtime"])
+        code_uri = properties.get("CodeUri", globals_["CodeUri"])
+        module_name, _, attribute = properties["Handler"].rpartition(".")
+        # Then each is Python 3.13, and the module is in the package and has the callable
+        assert runtime == "python3.13", logical_id
+        module_file = ROOT / code_uri / (module_name.replace(".", "/") + ".py")
+        assert module_file.parent == HANDLERS, f"{logical_id}: {module_file} is not a handler"
+        assert module_file.is_file(), f"{logical_id}: {module_file} does not exist"
+        handler = getattr(importlib.import_module(module_name), attribute, None)
+        assert callable(handler), f"{logical_id}: {properties['Handler']} is not callable"
+
+
+def test_every_handler_module_has_a_function(template):
+    # Given the entry-point modules in handlers/
+    modules = {p.stem for p in HANDLERS.glob("*.py")} - NOT_ENTRY_POINTS
+    # When the template's handlers are listed
+    deployed = {
+        f["Properties"]["Handler"].rsplit(".", 2)[-2] for f in functions_of(template).values()
+    }
+    # Then every module is deployed, and nothing else is
+    assert deployed == modules
+
+
+def test_no_statement_allows_every_action_of_a_service(template):
+    # Given every IAM statement of the template
+    for owner, statement in statements(template):
+        # When its actions are read
+        actions = as_list(statement["Action"])
+        # Then none is a wildcard
+        wild = [a for a in actions if a == "*" or "*" in a.split(":", 1)[-1]]
+        assert not wild, f"{owner} {statement.get('Sid')}: wildcard actions {wild}"
+
+
+def test_mutating_actions_on_any_resource_need_a_condition(template):
+    # Given the statements whose Resource is "*"
+    for owner, statement in statements(template):
+        if "*" not in as_list(statement["Resource"]):
+            continue
+        # When the mutating actions among them are picked out
+        mutating = {a for a in as_list(statement["Action"]) if is_mutating(a)}
+        star_only = mutating & STAR_ONLY_ACTIONS
+        # Then they carry a Condition (only the state machine's log delivery cannot)
+        assert not (mutating - STAR_ONLY_ACTIONS) or "Condition" in statement, (
+            f"{owner} {statement.get('Sid')}: {sorted(mutating)} on '*' without a Condition"
+        )
+        assert not star_only or owner == "MigrationStateMachine", (
+            f"{owner} {statement.get('Sid')}: {sorted(star_only)} belong to the state machine"
+        )
+
+
+def test_writes_on_our_own_resources_are_scoped_by_the_ownership_tag(template):
+    # Given the conditions each of our create/tag/delete actions must carry
+    requested = {f"aws:RequestTag/{TAG_MANAGED_BY}": MANAGED_BY_VALUE}
+    present = {f"elasticloadbalancing:ResourceTag/{TAG_MANAGED_BY}": MANAGED_BY_VALUE}
+    expected = {
+        "elasticloadbalancing:CreateTargetGroup": requested,
+        "elasticloadbalancing:CreateListener": requested,
+        "elasticloadbalancing:DeleteListener": present,
+        "elasticloadbalancing:DeregisterTargets": present,
+    }
+    creations = {"CreateTargetGroup", "CreateListener"}
+    seen = set()
+    for owner, statement in statements(template):
+        actions = set(as_list(statement["Action"]))
+        # When its StringEquals condition is read
+        condition = statement.get("Condition", {}).get("StringEquals", {})
+        # Then creating and deleting need our ownership tag, and tagging is creation-only
+        for action in actions & set(expected):
+            seen.add(action)
+            assert condition == expected[action], f"{owner} {statement.get('Sid')}: {action}"
+        if "elasticloadbalancing:AddTags" in actions:
+            create_action = as_list(condition.get("elasticloadbalancing:CreateAction", []))
+            assert create_action, f"{owner}: AddTags without a CreateAction condition"
+            assert set(create_action) <= creations, f"{owner}: AddTags outside creation"
+    assert seen == set(expected), "some owned-resource writes are not granted at all"
+
+
+def lambda_modules() -> set[Path]:
+    """Files of the package that the handlers import, directly or not (the Lambda's code)."""
+    seen: set[Path] = set()
+    pending = list(HANDLERS.glob("*.py"))
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                parts = name.split(".")
+                if parts[0] != PACKAGE.name or len(parts) < 2:
+                    continue
+                relative = Path(*parts[1:])
+                for candidate in (
+                    PACKAGE / relative.with_suffix(".py"),
+                    PACKAGE / relative / "__init__.py",
+                ):
+                    if candidate.is_file():
+                        pending.append(candidate)
+    return seen
+
+
+def test_functions_are_granted_exactly_the_operations_their_code_calls(template):
+    # Given the AWS operations named by the adapters the Lambda code imports
+    called = {
+        IAM_ACTION_OF.get(op, op)
+        for path in lambda_modules()
+        for op in re.findall(r'aws_call\("([\w-]+:\w+)"\)', path.read_text())
+    }
+    # When the actions granted to the functions are collected
+    functions = set(functions_of(template))
+    granted = {
+        action
+        for owner, statement in statements(template)
+        if owner in functions
+        for action in as_list(statement["Action"])
+    }
+    # Then nothing is granted that no code calls, and every call a step makes is granted
+    assert granted - called - IMPLIED_ACTIONS == set()
+    assert called - granted == NOT_CALLED_BY_LAMBDA
+
+
+def test_definition_substitutions_match_the_asl_placeholders(template):
+    # Given the state machine definition the lead's ASL file holds
+    assert ASL.is_file(), f"{ASL} is missing: the template's DefinitionUri points at it"
+    placeholders = set(re.findall(r"\$\{([^}]+)\}", ASL.read_text()))
+    machine = template["Resources"]["MigrationStateMachine"]["Properties"]
+    # When the template's substitutions are read
+    substitutions = machine["DefinitionSubstitutions"]
+    # Then each placeholder is substituted, by the Arn of the function it is named after
+    assert machine["DefinitionUri"] == "statemachine/migrate.asl.json"
+    assert set(substitutions) == placeholders
+    functions = functions_of(template)
+    for name, value in substitutions.items():
+        function = name.removesuffix("Arn")
+        assert function in functions, f"{name}: no function {function}"
+        assert value == {"Fn::GetAtt": [function, "Arn"]}, name
+
+
+def test_state_machine_may_invoke_exactly_the_functions_it_calls(template):
+    # Given the state machine's policies
+    policies = template["Resources"]["MigrationStateMachine"]["Properties"]["Policies"]
+    # When the functions it may invoke are listed
+    invocable = {
+        p["LambdaInvokePolicy"]["FunctionName"]["Ref"]
+        for p in policies
+        if isinstance(p, dict) and "LambdaInvokePolicy" in p
+    }
+    # Then they are exactly the functions its definition calls
+    substitutions = template["Resources"]["MigrationStateMachine"]["Properties"][
+        "DefinitionSubstitutions"
+    ]
+    assert invocable == {name.removesuffix("Arn") for name in substitutions}
+
+
+def test_state_machine_is_standard_with_logging_and_tracing_on(template):
+    # Given the state machine
+    machine = template["Resources"]["MigrationStateMachine"]["Properties"]
+    # When its type, logging and tracing are read
+    logging = machine["Logging"]
+    log_group = logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]
+    # Then it is Standard, logs everything to a kept log group, and is traced
+    assert machine["Type"] == "STANDARD"
+    assert logging["Level"] == "ALL"
+    assert logging["IncludeExecutionData"] is True
+    group = template["Resources"][log_group["Fn::GetAtt"][0]]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["RetentionInDays"] == 30
+    assert machine["Tracing"] == {"Enabled": True}
+
+
+def test_archive_keeps_our_events_for_the_configured_days(template):
+    # Given the archive and its parameter
+    (archive,) = resources_of(template, "AWS::Events::Archive").values()
+    properties = archive["Properties"]
+    # When its retention, source bus and pattern are read
+    retention = properties["RetentionDays"]
+    # Then they come from the parameter, our bus, and the source our code publishes
+    assert retention == {"Ref": "ArchiveRetentionDays"}
+    assert template["Parameters"]["ArchiveRetentionDays"]["Default"] == 90
+    assert properties["SourceArn"] == {"Fn::GetAtt": ["EventBus", "Arn"]}
+    assert properties["EventPattern"] == {"source": [EVENT_SOURCE]}
+
+
+def test_only_replayed_migration_events_trigger_the_replay_rollback(template):
+    # Given the replay-rollback function
+    function = template["Resources"]["ReplayRollbackFunction"]["Properties"]
+    assert function["Handler"] == "ipsync_migrator.handlers.replay_rollback.handler"
+    # When its trigger is read
+    (trigger,) = function["Events"].values()
+    pattern = trigger["Properties"]["Pattern"]
+    # Then it is our bus, our events, the rollback triggers, and replayed events only
+    assert trigger["Type"] == "EventBridgeRule"
+    assert trigger["Properties"]["EventBusName"] == {"Fn::GetAtt": ["EventBus", "Name"]}
+    assert pattern["source"] == [EVENT_SOURCE]
+    assert pattern["detail-type"] == list(ROLLBACK_TRIGGERS)
+    assert pattern["replay-name"] == [{"exists": True}]
+
+
+def test_functions_get_every_setting_config_reads(template):
+    # Given the variables config.py reads (AWS_* ones Lambda sets itself)
+    read = set(re.findall(r'os\.environ\.get\("(\w+)"', (PACKAGE / "config.py").read_text()))
+    needed = {name for name in read if not name.startswith("AWS_")}
+    # When the functions' environment is read
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    # Then each is set, to the stack's own resources
+    assert needed <= set(variables)
+    assert variables["JOURNAL_TABLE"] == {"Ref": "JournalTable"}
+    assert variables["EVENT_BUS_NAME"] == {"Fn::GetAtt": ["EventBus", "Name"]}
+    assert variables["PROBE_PORT_RANGE"] == {"Ref": "ProbePortRange"}
+
+
+def test_journal_table_matches_the_adapter_keys(template):
+    # Given the journal table
+    table = template["Resources"]["JournalTable"]["Properties"]
+    # When its keys and settings are read
+    keys = {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]}
+    types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+    # Then they are what aws/journal.py writes, on-demand, recoverable and encrypted
+    assert keys == {"pk": "HASH", "sk": "RANGE"}
+    assert types == {"pk": "S", "sk": "S"}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["SSESpecification"] == {"SSEEnabled": True}
+
+
+def test_outputs_name_the_stack_resources_and_every_function(template):
+    # Given the template's outputs
+    outputs = set(template["Outputs"])
+    # When compared with what operators and the CLI look up
+    expected = {
+        "StateMachineArn",
+        "JournalTableName",
+        "EventBusName",
+        "EventBusArn",
+        "ArchiveName",
+        "ArchiveArn",
+    } | {f"{name}Arn" for name in functions_of(template)}
+    # Then all are there
+    assert expected <= outputs
+
+
+def test_cfn_lint_finds_nothing():
+    # Given the template, When cfn-lint checks it (SAM transform included)
+    matches = cfnlint.api.lint_file(TEMPLATE)
+    # Then it reports no error and no warning
+    problems = [m for m in matches if not m.rule.id.startswith("I")]
+    assert not problems, "\n".join(str(m) for m in problems)

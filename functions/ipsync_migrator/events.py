@@ -49,6 +49,8 @@ def migration_detail(
     return {
         "migrationId": record.migration_id,
         "owner": record.owner,
+        # The owner is the execution's ARN when a state machine drives the migration.
+        "executionArn": record.owner if record.owner.startswith("arn:") else None,
         "step": step,
         "state": record.state.value,
         "account": account,

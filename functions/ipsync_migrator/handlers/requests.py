@@ -18,7 +18,7 @@ class StepRequest(Model):
 
 class PreflightRequest(Model):
     target_group_arn: str = Field(pattern=TARGET_GROUP_ARN)
-    owner: str = Field(min_length=1, max_length=80)
+    owner: str = Field(min_length=1, max_length=256)
     options: MigrationOptions = Field(default_factory=MigrationOptions)
 
 

@@ -52,6 +52,8 @@ class MigrationRecord(Model):
     last_error: str | None = None
     plan: dict[str, Any] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
+    #: Account, region and role of the migrated resources (empty: the hub's own).
+    target: dict[str, Any] = Field(default_factory=dict)
     #: The deployment as discovered (for rollback: ALB, old group, schedules, listeners).
     deployment: dict[str, Any] = Field(default_factory=dict)
     new_target_group_arn: str | None = None

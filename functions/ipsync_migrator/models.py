@@ -259,6 +259,15 @@ def stable_suffix(text: str, length: int = 8) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
+class Target(Model):
+    """Where a migration's resources live, when that is not the hub's own account/region."""
+
+    account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    region: str | None = None
+    role_arn: str | None = Field(default=None, pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")
+    external_id: str | None = None
+
+
 class Strategy(StrEnum):
     PROBE = "probe"
     SWAP_AND_WATCH = "swap-and-watch"

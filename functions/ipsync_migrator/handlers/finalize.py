@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ipsync_migrator.handlers.requests import FinalizeRequest
-from ipsync_migrator.handlers.runtime import step_context
+from ipsync_migrator.handlers.runtime import migration_context
 from ipsync_migrator.observability import parse, step_handler
 from ipsync_migrator.planning import Step
 from ipsync_migrator.steps.retire import finalize
@@ -17,5 +17,8 @@ from ipsync_migrator.steps.retire import finalize
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(FinalizeRequest, event)
     return finalize(
-        step_context(), request.migration_id, request.delete_target_group, request.delete_state
+        migration_context(request.migration_id),
+        request.migration_id,
+        request.delete_target_group,
+        request.delete_state,
     )

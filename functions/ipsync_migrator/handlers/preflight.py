@@ -16,4 +16,10 @@ from ipsync_migrator.steps.preflight import preflight
 @step_handler(Step.PREFLIGHT)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(PreflightRequest, event)
-    return preflight(step_context(), request.target_group_arn, request.owner, request.options)
+    return preflight(
+        step_context(request.target),
+        request.target_group_arn,
+        request.owner,
+        request.options,
+        request.target,
+    )

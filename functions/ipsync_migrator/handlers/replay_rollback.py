@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ipsync_migrator.handlers.requests import MigrationEventDetail
-from ipsync_migrator.handlers.runtime import step_context
+from ipsync_migrator.handlers.runtime import migration_context
 from ipsync_migrator.observability import logger, parse, step_handler
 from ipsync_migrator.steps.replay import ROLLBACK_BY_REPLAY, rollback_replayed
 
@@ -25,4 +25,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.warning("live event ignored", extra={"id": request.id})
         return {"outcome": "ignored_live_event"}
     detail = request.detail
-    return rollback_replayed(step_context(), detail.migration_id, detail.owner, request.replay_name)
+    return rollback_replayed(
+        migration_context(detail.migration_id),
+        detail.migration_id,
+        detail.owner,
+        request.replay_name,
+    )

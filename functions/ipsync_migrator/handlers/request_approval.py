@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ipsync_migrator.handlers.requests import ApprovalRequest
-from ipsync_migrator.handlers.runtime import step_context
+from ipsync_migrator.handlers.runtime import migration_context
 from ipsync_migrator.observability import parse, step_handler
 from ipsync_migrator.steps.approval import APPROVAL_STEP, request_approval
 
@@ -16,5 +16,9 @@ from ipsync_migrator.steps.approval import APPROVAL_STEP, request_approval
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(ApprovalRequest, event)
     return request_approval(
-        step_context(), request.migration_id, request.owner, request.gate, request.task_token
+        migration_context(request.migration_id),
+        request.migration_id,
+        request.owner,
+        request.gate,
+        request.task_token,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ipsync_migrator.models import MigrationOptions, Model
+from ipsync_migrator.models import MigrationOptions, Model, Target
 
 MIGRATION_ID = r"^[A-Za-z0-9_-]{1,80}$"
 TARGET_GROUP_ARN = r"^arn:aws[\w-]*:elasticloadbalancing:[\w-]+:\d{12}:targetgroup/[\w-]+/\w+$"
@@ -20,6 +20,7 @@ class PreflightRequest(Model):
     target_group_arn: str = Field(pattern=TARGET_GROUP_ARN)
     owner: str = Field(min_length=1, max_length=256)
     options: MigrationOptions = Field(default_factory=MigrationOptions)
+    target: Target = Field(default_factory=Target)
 
 
 class FinalizeRequest(Model):

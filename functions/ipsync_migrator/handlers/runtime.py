@@ -1,23 +1,49 @@
-"""The steps' dependencies inside Lambda, built once per container at first use."""
+"""The steps' dependencies inside Lambda, built once per container and target at first use.
+
+The journal and the event bus are the hub's; the AWS resources a migration changes belong
+to its target (another account through an assumed role, or the hub's own).
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 from ipsync_migrator.aws.bus import EventBus
 from ipsync_migrator.aws.journal import DynamoJournal
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.config import ServiceSettings
+from ipsync_migrator.models import Target
 from ipsync_migrator.steps.context import StepContext
 
 
-@lru_cache(maxsize=1)
-def step_context() -> StepContext:
+@lru_cache(maxsize=32)
+def step_context(target: Target | None = None) -> StepContext:
+    """The context for `target` (default: the hub's own account and region)."""
     settings = ServiceSettings.from_env()
-    clients = ClientFactory(settings.aws)
+    hub = ClientFactory(settings.aws)
+    clients = hub
+    if target is not None and (target.role_arn or target.region):
+        clients = ClientFactory(
+            replace(
+                settings.aws,
+                region=target.region or settings.aws.region,
+                role_arn=target.role_arn,
+                external_id=target.external_id,
+            )
+        )
     return StepContext(
         clients=clients,
-        journal=DynamoJournal(clients, settings.journal_table),
-        bus=EventBus(clients, settings.event_bus),
+        journal=DynamoJournal(hub, settings.journal_table),
+        bus=EventBus(hub, settings.event_bus),
         probe_port_range=settings.probe_port_range,
     )
+
+
+def migration_context(migration_id: str) -> StepContext:
+    """The context for an existing migration: its target comes from the journal."""
+    hub = step_context()
+    record = hub.journal.get(migration_id)
+    if record is None or not record.target:
+        return hub
+    return step_context(Target.model_validate(record.target))

@@ -8,7 +8,7 @@ from ipsync_migrator.discovery import discover
 from ipsync_migrator.errors import ConcurrentMigrationError, InvalidInputError, NotFoundError
 from ipsync_migrator.events import DetailType
 from ipsync_migrator.journal import ACTIVE_STATES, MigrationRecord, MigrationState
-from ipsync_migrator.models import MigrationOptions, Verdict
+from ipsync_migrator.models import MigrationOptions, Target, Verdict
 from ipsync_migrator.naming import migration_id_for_target_group
 from ipsync_migrator.planning import Step, plan_migration
 from ipsync_migrator.steps.context import StepContext
@@ -18,7 +18,11 @@ RESTARTABLE = frozenset({MigrationState.PLANNED, MigrationState.ROLLED_BACK, Mig
 
 
 def preflight(
-    ctx: StepContext, target_group_arn: str, owner: str, options: MigrationOptions
+    ctx: StepContext,
+    target_group_arn: str,
+    owner: str,
+    options: MigrationOptions,
+    target: Target | None = None,
 ) -> dict[str, Any]:
     """Classify and plan; a migratable deployment gets an in-progress record owned by `owner`."""
     region = target_group_arn.split(":")[3]
@@ -67,6 +71,7 @@ def preflight(
             "owner": owner,
             "plan": plan.to_json_dict(),
             "options": options.to_json_dict(),
+            "target": target.to_json_dict() if target else {},
             "deployment": deployment.to_json_dict(),
             "timestamps": {"started": fresh.updated_at},
         }

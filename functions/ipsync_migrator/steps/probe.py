@@ -13,6 +13,7 @@ from ipsync_migrator.errors import (
     AwsServiceError,
     InvalidInputError,
     ListenerChangedError,
+    NotFoundError,
     StepPreconditionError,
 )
 from ipsync_migrator.journal import MigrationRecord
@@ -161,7 +162,10 @@ def _is_probe(
         return False
     if migration_id is None:
         return True
-    tags = ctx.elb.tags([listener["ListenerArn"]]).get(listener["ListenerArn"], {})
+    try:
+        tags = ctx.elb.tags([listener["ListenerArn"]]).get(listener["ListenerArn"], {})
+    except NotFoundError:
+        return False  # deleted meanwhile (a concurrent rollback)
     return tags.get(TAG_MIGRATION_ID) == migration_id
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from ipsync_migrator.errors import (
     ConcurrentMigrationError,
     ListenerChangedError,
+    NotFoundError,
     StepPreconditionError,
 )
 from ipsync_migrator.events import DetailType
@@ -132,8 +133,11 @@ def _delete_new_group(ctx: StepContext, record: MigrationRecord) -> str | None:
     arn = group["TargetGroupArn"]
     if ctx.elb.tags([arn]).get(arn, {}).get(TAG_MIGRATION_ID) != record.migration_id:
         return None  # not ours: never delete it
-    targets = [{"Id": h["Target"]["Id"]} for h in ctx.elb.target_health(arn)]
-    if targets:
-        ctx.elb.deregister_targets(arn, targets)
-    ctx.elb.delete_target_group(arn)
+    try:
+        targets = [{"Id": h["Target"]["Id"]} for h in ctx.elb.target_health(arn)]
+        if targets:
+            ctx.elb.deregister_targets(arn, targets)
+        ctx.elb.delete_target_group(arn)
+    except NotFoundError:
+        pass  # a concurrent rollback deleted it first
     return str(arn)

@@ -320,3 +320,42 @@ def _clear_errors() -> Iterator[None]:
 
 def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+@app.command("local")
+def local_command(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 4566,
+    seed: Annotated[
+        str, typer.Option(help="demo: seed the demo estate; none: an empty account.")
+    ] = "demo",
+    faults: Annotated[
+        str | None, typer.Option(help="JSON file of fault rules to inject (local/faults.py).")
+    ] = None,
+) -> None:
+    """Serve the deployed template on a local emulator with the real handlers, until Ctrl-C."""
+    import signal
+    import threading
+
+    from ipsync_migrator.local.runtime import LocalRuntime
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    runtime = _run(
+        lambda: LocalRuntime(port=port, seed=None if seed == "none" else seed, faults=faults)
+    )
+    previous = signal.signal(signal.SIGTERM, interrupt)  # `kill` stops cleanly, like Ctrl-C
+    try:
+        with err.status("Starting the emulator and deploying template.yaml..."):
+            _run(runtime.start)
+        # Plain lines on stdout, flushed: scripts wait for the endpoint line.
+        outputs = [f"{key}: {value}" for key, value in runtime.outputs.items()]
+        sys.stdout.write("\n".join([f"endpoint: {runtime.endpoint}", *outputs]) + "\n")
+        sys.stdout.flush()
+        err.print(f"Serving (deployed in {runtime.deploy_seconds:.1f} s). Ctrl-C stops.")
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        err.print("Stopping.")
+    finally:
+        runtime.stop()
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,402 @@
+"""The local runtime: template.yaml deployed on a moto server, executions run the real handlers.
+
+One runtime (server on 127.0.0.1, a free port, the demo estate) serves the whole module; its
+teardown checks that the server stopped and every patch is gone. The ``test_moto_*`` tests pin
+the moto behaviours the runtime's fixes rely on: they fail when a moto upgrade changes them.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ipsync_migrator.local.realism import FaultRule
+from ipsync_migrator.local.runtime import LocalRuntime, prepare_template
+
+pytestmark = pytest.mark.timeout(600)
+
+#: Both the direct invoke and the execution drive the shop migration as the owner this
+#: execution's Preflight sends, so either may run first: the second resumes the first's record.
+SHOP_EXECUTION = "local-runtime-shop"
+OPTIONS = {
+    "pollSeconds": 0,
+    "healthTimeoutSeconds": 60,
+    "bakeSeconds": 0,
+    "drainSeconds": 0,
+    "healthyChecksRequired": 2,
+}
+EXECUTION_DEADLINE_SECONDS = 120
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[LocalRuntime]:
+    from moto.awslambda.models import LambdaFunction
+    from moto.stepfunctions import models as sfn_models
+
+    moto_invoke = LambdaFunction.invoke
+    moto_backends = sfn_models.stepfunctions_backends
+    env_before = _environment()
+
+    started = time.monotonic()
+    rt = LocalRuntime(port=0, seed="demo").start()
+    print(f"runtime ready in {time.monotonic() - started:.1f} s (deploy {rt.deploy_seconds:.1f} s)")
+    port = rt.port
+    try:
+        yield rt
+    finally:
+        rt.stop()
+        # Then the server is gone and moto, the environment are as they were.
+        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass
+        assert LambdaFunction.invoke is moto_invoke
+        assert sfn_models.stepfunctions_backends is moto_backends
+        assert _environment() == env_before
+
+
+def _environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+
+
+def run_execution(rt: LocalRuntime, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Start an execution and poll it (bounded) until it leaves RUNNING."""
+    sfn = rt.clients().client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=rt.outputs["StateMachineArn"], name=name, input=json.dumps(payload)
+    )["executionArn"]
+    started = time.monotonic()
+    while True:
+        execution: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+        if execution["status"] != "RUNNING":
+            print(f"{name}: {execution['status']} in {time.monotonic() - started:.1f} s")
+            return execution
+        if time.monotonic() - started > EXECUTION_DEADLINE_SECONDS:
+            pytest.fail(f"execution {name} still RUNNING after {EXECUTION_DEADLINE_SECONDS} s")
+        time.sleep(0.2)
+
+
+def execution_owner(rt: LocalRuntime, name: str) -> str:
+    """The owner the state machine's Preflight sends for execution ``name``."""
+    sfn = rt.clients().client("stepfunctions")
+    machine = sfn.describe_state_machine(stateMachineArn=rt.outputs["StateMachineArn"])
+    path = json.loads(machine["definition"])["States"]["Preflight"]["Parameters"]["Payload"][
+        "owner.$"
+    ]
+    execution_arn = rt.outputs["StateMachineArn"].replace(":stateMachine:", ":execution:")
+    return {"$$.Execution.Id": f"{execution_arn}:{name}", "$$.Execution.Name": name}[path]
+
+
+def invoke(rt: LocalRuntime, output: str, payload: Any) -> tuple[str | None, dict[str, Any]]:
+    response = (
+        rt.clients()
+        .client("lambda")
+        .invoke(FunctionName=rt.outputs[output], Payload=json.dumps(payload).encode())
+    )
+    return response.get("FunctionError"), json.loads(response["Payload"].read())
+
+
+def test_server_binds_only_loopback(runtime: LocalRuntime) -> None:
+    assert runtime.address == ("127.0.0.1", runtime.port)
+    assert runtime.endpoint == f"http://127.0.0.1:{runtime.port}"
+
+
+def test_stack_deploys_with_outputs(runtime: LocalRuntime) -> None:
+    # Given the deployed stack
+    clients = runtime.clients()
+    outputs = runtime.outputs
+
+    # Then its outputs name real resources (names, not moto objects: the Ref quirk is fixed)
+    for key in ("StateMachineArn", "JournalTableName", "EventBusName", "ArchiveName"):
+        assert outputs.get(key), f"missing output {key}: {outputs}"
+        assert "<moto" not in outputs[key]
+    assert clients.client("dynamodb").describe_table(TableName=outputs["JournalTableName"])
+    assert clients.client("events").describe_event_bus(Name=outputs["EventBusName"])
+    assert clients.client("events").describe_archive(ArchiveName=outputs["ArchiveName"])
+    # and the state machine exists where executions run, substituted, with $$ intact
+    machine = clients.client("stepfunctions").describe_state_machine(
+        stateMachineArn=outputs["StateMachineArn"]
+    )
+    definition = machine["definition"]
+    assert "${" not in definition
+    assert '"$$.Execution.' in definition
+    assert outputs["PreflightFunctionArn"] in definition
+    # and every function runs one of our handlers
+    function = clients.client("lambda").get_function(FunctionName=outputs["PreflightFunctionArn"])
+    assert function["Configuration"]["Handler"] == "ipsync_migrator.handlers.preflight.handler"
+
+
+def test_invoke_preflight_runs_the_real_handler(runtime: LocalRuntime) -> None:
+    # Given the demo's shop deployment (v1, migratable)
+    assert runtime.demo is not None
+    owner = execution_owner(runtime, SHOP_EXECUTION)
+    payload = {"targetGroupArn": runtime.demo.shop_tg, "owner": owner, "options": OPTIONS}
+
+    # When the Preflight function is invoked through the endpoint
+    error, result = invoke(runtime, "PreflightFunctionArn", payload)
+
+    # Then our handler answered (moto alone would echo the payload back)
+    assert error is None, result
+    assert result["verdict"] == "migratable"
+    assert result["migrationId"].startswith("shop-ip-tg-")
+    assert result["plan"]["targetGroupArn"] == runtime.demo.shop_tg
+
+
+def test_invoke_with_malformed_payload_is_a_function_error(runtime: LocalRuntime) -> None:
+    # When Preflight gets an event without its required fields
+    error, result = invoke(runtime, "PreflightFunctionArn", {"targetGroupArn": "not-an-arn"})
+
+    # Then it is Lambda's unhandled-error payload, named after our exception class
+    assert error == "Unhandled"
+    assert result["errorType"] == "InvalidInputError"
+    assert "targetGroupArn" in result["errorMessage"]
+    assert isinstance(result["stackTrace"], list) and result["stackTrace"]
+
+
+def test_execution_migrates_the_shop_deployment(runtime: LocalRuntime) -> None:
+    # Given the shop deployment, whose NLB listener forwards to the legacy IP group
+    assert runtime.demo is not None
+    shop_tg = runtime.demo.shop_tg
+    elb = runtime.clients().client("elbv2")
+
+    # When the state machine runs the whole migration with zero waits
+    execution = run_execution(
+        runtime, SHOP_EXECUTION, {"targetGroupArn": shop_tg, "options": OPTIONS}
+    )
+
+    # Then it succeeds
+    assert execution["status"] == "SUCCEEDED", (execution.get("error"), execution.get("cause"))
+    # and the NLB's listener now forwards to an alb target group holding the shop ALB
+    [nlb] = elb.describe_load_balancers(Names=["shop-nlb"])["LoadBalancers"]
+    [alb] = elb.describe_load_balancers(Names=["shop-alb"])["LoadBalancers"]
+    listeners = elb.describe_listeners(LoadBalancerArn=nlb["LoadBalancerArn"])["Listeners"]
+    assert [listener["Port"] for listener in listeners] == [80]  # the probe listener is gone
+    [action] = listeners[0]["DefaultActions"]
+    assert action["TargetGroupArn"] != shop_tg
+    [group] = elb.describe_target_groups(TargetGroupArns=[action["TargetGroupArn"]])["TargetGroups"]
+    assert group["TargetType"] == "alb"
+    health = elb.describe_target_health(TargetGroupArn=group["TargetGroupArn"])
+    assert [d["Target"]["Id"] for d in health["TargetHealthDescriptions"]] == [
+        alb["LoadBalancerArn"]
+    ]
+
+
+def test_execution_of_a_blocked_deployment_fails_migration_blocked(
+    runtime: LocalRuntime,
+) -> None:
+    # Given the payments deployment, blocked by its TLS listener
+    assert runtime.demo is not None
+
+    # When the state machine runs on it
+    execution = run_execution(
+        runtime,
+        "local-runtime-payments",
+        {"targetGroupArn": runtime.demo.payments_tg, "options": OPTIONS},
+    )
+
+    # Then it fails as blocked, with the findings as the cause
+    assert execution["status"] == "FAILED"
+    assert execution.get("error") == "MigrationBlocked"
+    assert "LISTENER_PROTOCOL_UNSUPPORTED" in execution.get("cause", "")
+
+
+def test_failed_cutover_rolls_the_migration_back(runtime: LocalRuntime) -> None:
+    # Given the media deployment, and a fault making ELB refuse the next listener change
+    assert runtime.demo is not None
+    media_tg = runtime.demo.media_tg
+    elb = runtime.clients().client("elbv2")
+    [nlb] = elb.describe_load_balancers(Names=["media-nlb"])["LoadBalancers"]
+    before = elb.describe_listeners(LoadBalancerArn=nlb["LoadBalancerArn"])["Listeners"]
+    runtime.realism.add_fault(
+        FaultRule("elbv2", "ModifyListener", "ValidationError", message="refused", times=1)
+    )
+
+    # When the state machine migrates it
+    try:
+        execution = run_execution(
+            runtime, "local-runtime-media", {"targetGroupArn": media_tg, "options": OPTIONS}
+        )
+    finally:
+        runtime.realism.clear_faults()
+
+    # Then Cutover fails, the rollback runs, and the NLB's listeners are exactly as before
+    assert execution["status"] == "FAILED"
+    assert execution.get("error") == "MigrationRolledBack", execution.get("cause")
+    assert "refused" in execution.get("cause", "")  # the injected error, through the Catch
+    after = elb.describe_listeners(LoadBalancerArn=nlb["LoadBalancerArn"])["Listeners"]
+    assert after == before
+
+
+def test_handler_exception_name_is_the_state_error(runtime: LocalRuntime) -> None:
+    # When Preflight raises InvalidInputError inside an execution (region mismatch ARN)
+    bad_arn = (
+        "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/x-tg/0123456789abcdef"
+    )
+    execution = run_execution(
+        runtime, "local-runtime-invalid", {"targetGroupArn": bad_arn, "options": OPTIONS}
+    )
+
+    # Then the state's error is the exception class name, as Catch/Retry match it on AWS
+    assert execution["status"] == "FAILED"
+    assert execution.get("error") == "InvalidInputError"
+    assert json.loads(execution["cause"])["errorType"] == "InvalidInputError"
+
+
+def test_execution_without_a_name_gets_one(runtime: LocalRuntime) -> None:
+    # Given no execution name (AWS then generates one)
+    sfn = runtime.clients().client("stepfunctions")
+    arn = runtime.outputs["StateMachineArn"]
+    bad_input = json.dumps({"targetGroupArn": "not-an-arn", "options": OPTIONS})
+
+    # When two executions start without a name
+    first = sfn.start_execution(stateMachineArn=arn, input=bad_input)["executionArn"]
+    second = sfn.start_execution(stateMachineArn=arn, input=bad_input)["executionArn"]
+
+    # Then each has its own generated name
+    assert first != second
+    assert not first.endswith(":None")
+
+
+# ---- the template preparation, and the moto behaviours it relies on ------------------------
+
+
+def test_prepare_template_fixes_the_moto_quirks(tmp_path: Path) -> None:
+    # Given a SAM template with an archive, a Ref to a bus and a substituted state machine
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "app.py").write_text("def handler(event, context):\n    return {}\n")
+    (tmp_path / "sm.asl.json").write_text(
+        json.dumps(
+            {
+                "StartAt": "A",
+                "States": {
+                    "A": {
+                        "Type": "Task",
+                        "Resource": "${FnArn}",
+                        "Parameters": {"id.$": "$$.Execution.Id"},
+                        "End": True,
+                    }
+                },
+            }
+        )
+    )
+    (tmp_path / "template.yaml").write_text(
+        """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: code/
+      Handler: app.handler
+      Runtime: python3.12
+      Environment:
+        Variables:
+          BUS: !Ref Bus
+  Bus:
+    Type: AWS::Events::EventBus
+    Properties:
+      Name: bus
+  Archive:
+    Type: AWS::Events::Archive
+    Properties:
+      SourceArn: !GetAtt Bus.Arn
+      EventPattern:
+        source: [me]
+  Machine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionUri: sm.asl.json
+      DefinitionSubstitutions:
+        FnArn: !GetAtt Fn.Arn
+Outputs:
+  ArchiveName:
+    Value: !Ref Archive
+"""
+    )
+    uploaded: list[Path] = []
+
+    def upload(directory: Path) -> dict[str, str]:
+        uploaded.append(directory)
+        return {"Bucket": "b", "Key": "k.zip"}
+
+    # When it is prepared for moto
+    template = prepare_template(tmp_path / "template.yaml", "us-east-1", upload)
+
+    # Then the code went to S3, and the three quirks are handled
+    resources = template["Resources"]
+    assert uploaded == [tmp_path / "code/"]
+    assert resources["Fn"]["Properties"]["Code"] == {"S3Bucket": "b", "S3Key": "k.zip"}
+    assert json.loads(resources["Archive"]["Properties"]["EventPattern"]) == {"source": ["me"]}
+    assert resources["Fn"]["Properties"]["Environment"]["Variables"]["BUS"] == {
+        "Fn::GetAtt": ["Bus", "Name"]
+    }
+    assert template["Outputs"]["ArchiveName"]["Value"] == {"Fn::GetAtt": ["Archive", "ArchiveName"]}
+    machine = resources["Machine"]["Properties"]
+    assert "DefinitionSubstitutions" not in machine
+    parts = machine["DefinitionString"]["Fn::Join"][1]
+    assert {"Fn::GetAtt": ["Fn", "Arn"]} in parts
+    text = "".join(p for p in parts if isinstance(p, str))
+    assert "$$.Execution.Id" in text and "${" not in text
+
+
+def moto_source(module_name: str, qualified_name: str) -> str:
+    """The source of a function as moto ships it (the module file: patches do not show)."""
+    module = importlib.import_module(module_name)
+    source = inspect.getsource(module)
+    *owners, name = qualified_name.split(".")
+    body: list[ast.stmt] = ast.parse(source).body
+    for owner in owners:
+        body = next(n for n in body if isinstance(n, ast.ClassDef) and n.name == owner).body
+    node = next(n for n in body if isinstance(n, ast.FunctionDef) and n.name == name)
+    return ast.get_source_segment(source, node) or ""
+
+
+def test_moto_cloudformation_state_machines_use_the_module_backends() -> None:
+    # Relied on by the runtime's fix 1: these are the only readers of the module global.
+    models = "moto.stepfunctions.models"
+    for method in ("create", "update", "delete"):
+        source = moto_source(models, f"StateMachine.{method}_from_cloudformation_json")
+        assert "stepfunctions_backends[account_id][region_name]" in source
+    assert (
+        inspect.getsource(importlib.import_module(models)).count(
+            "stepfunctions_backends[account_id]"
+        )
+        == 3
+    )
+    get_backend = moto_source("moto.stepfunctions.responses", "get_backend")
+    assert "stepfunctions_parser_backends" in get_backend
+
+
+def test_moto_parser_backend_does_not_name_executions() -> None:
+    # Relied on by the runtime's fix 2: when moto generates the name itself, drop the fix.
+    source = moto_source(
+        "moto.stepfunctions.parser.models", "StepFunctionsParserBackend.start_execution"
+    )
+    assert "exec_name = name" in source
+    assert "uuid" not in source
+
+
+def test_moto_lambda_responses_call_function_invoke() -> None:
+    # Relied on by the bridge: both invoke paths go through LambdaFunction.invoke.
+    backend = moto_source("moto.awslambda.models", "LambdaBackend.invoke")
+    assert "fn.invoke(body, headers, response_headers)" in backend
+    invoke_async = moto_source("moto.awslambda.responses", "LambdaResponse.invoke_async")
+    assert "fn.invoke(self.body, self.headers, response_headers)" in invoke_async
+
+
+def test_moto_interpreter_names_errors_after_error_type() -> None:
+    # Relied on by the bridge's error payload: the state's error is the payload's errorType.
+    source = moto_source(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
+        "state_task_service_lambda",
+        "StateTaskServiceLambda._from_error",
+    )
+    assert 'cause_object["errorType"]' in source

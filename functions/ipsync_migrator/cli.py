@@ -287,7 +287,7 @@ def _fail(message: str, fix: str) -> None:
 
 @app.command("demo")
 def demo_command() -> None:
-    """Seed the embedded emulator with a demo estate, then discover and plan it."""
+    """The whole story on the local emulator: discover, migrate, roll back, finalize, report."""
     from ipsync_migrator.local.demo import run_demo
 
     _run(lambda: run_demo(out))

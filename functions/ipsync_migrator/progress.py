@@ -17,6 +17,12 @@ def follow(
 ) -> list[dict[str, Any]]:
     """Poll until every execution ended; returns each one's final progress."""
     latest = {s.migration_id: service.progress(s) for s in started}
+    if not console.is_terminal:  # a log or a pipe: no animation, just the outcome
+        while not all(p["done"] for p in latest.values()):
+            time.sleep(poll_seconds)
+            latest = {s.migration_id: service.progress(s) for s in started}
+        console.print(_table(latest))
+        return list(latest.values())
     with Live(_table(latest), console=console, refresh_per_second=4, transient=False) as live:
         while not all(p["done"] for p in latest.values()):
             time.sleep(poll_seconds)

@@ -60,8 +60,10 @@ def build_report(discovery: DiscoveryReport, records: list[MigrationRecord]) -> 
     """Join what discovery sees now with what the journal says happened."""
     journal = {r.migration_id: r for r in records}
     deployments: dict[str, Deployment] = {d.id: d for d in discovery.deployments}
-    for record in records:  # finalized ones are gone from discovery: the journal remembers them
-        if record.migration_id not in deployments and record.deployment:
+    for record in records:
+        # A migration changes what discovery sees (schedules disabled, function deleted):
+        # the journal's pre-migration view of the deployment is the one to report on.
+        if record.deployment:
             deployments[record.migration_id] = Deployment.model_validate(record.deployment)
     rows, groups = [], defaultdict(list)
     remediation: dict[str, str] = {}

@@ -216,6 +216,13 @@ class LocalRuntime:
             StackName=self.stack_name,
             TemplateBody=json.dumps(template),
             Capabilities=_CAPABILITIES,
+            # The stack's own parameter: handlers log at INFO only when asked to be verbose.
+            Parameters=[
+                {
+                    "ParameterKey": "LogLevel",
+                    "ParameterValue": "INFO" if self.verbose else "WARNING",
+                }
+            ],
         )
         stack = _wait_for_stack(cfn, self.stack_name)
         self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
 from ipsync_migrator.aws.journal import DynamoJournal
-from ipsync_migrator.aws.service import Executions, StackOutputs, invoke
+from ipsync_migrator.aws.service import Executions, Replays, StackOutputs, invoke
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.errors import IpsyncError
+from ipsync_migrator.events import replay_name
 from ipsync_migrator.journal import MigrationRecord, load
 from ipsync_migrator.models import Deployment, MigrationOptions
 from ipsync_migrator.steps.approval import pending_approval
+from ipsync_migrator.steps.replay import OUTCOME_ORDER, ROLLBACK_BY_REPLAY
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
@@ -96,6 +99,36 @@ class Service:
     def finalize(self, migration_id: str) -> dict[str, Any]:
         load(self.journal, migration_id)
         return invoke(self.clients, self.outputs.finalize_function, {"migrationId": migration_id})
+
+    def replay_rollback(
+        self, since: datetime, until: datetime, migration_id: str | None = None
+    ) -> str:
+        """Replay the archive's window onto the bus: its migrations roll back. Returns the name."""
+        name = replay_name(migration_id, datetime.now(UTC).strftime("%Y%m%dT%H%M%S"))
+        Replays(self.clients, self.outputs.archive_arn, self.outputs.event_bus_arn).start(
+            name, since, until
+        )
+        return name
+
+    def replay_state(self, name: str) -> str:
+        return Replays(self.clients, self.outputs.archive_arn, self.outputs.event_bus_arn).state(
+            name
+        )
+
+    def replay_outcomes(self, name: str) -> dict[str, str]:
+        """What the replay did to each migration it reached (from the journal)."""
+        outcomes: dict[str, str] = {}
+        for record in self.journal.all():
+            seen = {
+                e.status
+                for e in self.journal.entries(record.migration_id)
+                if e.step == ROLLBACK_BY_REPLAY and e.detail == name
+            }
+            for outcome in OUTCOME_ORDER:
+                if outcome in seen:
+                    outcomes[record.migration_id] = outcome
+                    break
+        return outcomes
 
     def approve(self, migration_id: str, approver: str) -> str:
         approval = pending_approval(load(self.journal, migration_id))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from ipsync_migrator.errors import InvalidInputError
 from ipsync_migrator.operations import Service, Started
 
 
@@ -41,3 +44,42 @@ def _table(progress: dict[str, dict[str, Any]]) -> Table:
     for mid, item in progress.items():
         table.add_row(mid, item["status"], item["state"], item["step"], item["error"] or "")
     return table
+
+
+_AGE = re.compile(r"^(\d+)([smhd])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_time(value: str) -> datetime:
+    """An ISO 8601 time (UTC if no offset), or an age such as `30m` meaning that long ago."""
+    match = _AGE.match(value.strip())
+    if match:
+        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        return datetime.now(UTC) - timedelta(seconds=seconds)
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInputError(
+            f"'{value}' is not a time.",
+            "Use ISO 8601 (2026-11-21T10:00:00Z) or an age: 30m, 2h, 1d.",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def follow_replay(
+    service: Service, name: str, timeout: float = 300, settle_seconds: float = 3.0
+) -> dict[str, str]:
+    """Wait for the replay to finish and its deliveries to settle; return the outcomes."""
+    deadline = time.monotonic() + timeout
+    while service.replay_state(name) not in ("COMPLETED", "FAILED", "CANCELLED"):
+        if time.monotonic() > deadline:
+            raise InvalidInputError(f"Replay {name} did not finish in {timeout:.0f} s.")
+        time.sleep(1)
+    # EventBridge invokes the rollback function asynchronously: wait until outcomes settle.
+    outcomes, stable_since = service.replay_outcomes(name), time.monotonic()
+    while time.monotonic() - stable_since < settle_seconds and time.monotonic() < deadline:
+        time.sleep(0.5)
+        latest = service.replay_outcomes(name)
+        if latest != outcomes:
+            outcomes, stable_since = latest, time.monotonic()
+    return outcomes

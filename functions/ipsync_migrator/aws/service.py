@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ipsync_migrator.aws.errors import aws_call
@@ -18,6 +19,8 @@ class StackOutputs:
     event_bus: str
     rollback_function: str
     finalize_function: str
+    archive_arn: str
+    event_bus_arn: str
 
     @classmethod
     def read(cls, clients: ClientFactory, stack_name: str) -> StackOutputs:
@@ -40,6 +43,8 @@ class StackOutputs:
                 event_bus=outputs["EventBusName"],
                 rollback_function=outputs["RollbackFunctionArn"],
                 finalize_function=outputs["FinalizeFunctionArn"],
+                archive_arn=outputs["ArchiveArn"],
+                event_bus_arn=outputs["EventBusArn"],
             )
         except KeyError as exc:
             raise NotFoundError(
@@ -100,3 +105,25 @@ def invoke(clients: ClientFactory, function: str, payload: dict[str, Any]) -> di
         error.code = str(body.get("errorType", "FunctionError"))
         raise error
     return dict(body or {})
+
+
+class Replays:
+    """EventBridge replays of the stack's archive onto its bus."""
+
+    def __init__(self, clients: ClientFactory, archive_arn: str, bus_arn: str):
+        self._events = clients.client("events")
+        self._archive, self._bus = archive_arn, bus_arn
+
+    def start(self, name: str, since: datetime, until: datetime) -> None:
+        with aws_call("events:StartReplay"):
+            self._events.start_replay(
+                ReplayName=name,
+                EventSourceArn=self._archive,
+                EventStartTime=since,
+                EventEndTime=until,
+                Destination={"Arn": self._bus},
+            )
+
+    def state(self, name: str) -> str:
+        with aws_call("events:DescribeReplay"):
+            return str(self._events.describe_replay(ReplayName=name)["State"])

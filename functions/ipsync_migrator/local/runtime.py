@@ -14,6 +14,7 @@ test_runtime.py`` fails if a moto upgrade changes one of them. Lambda code never
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import json
@@ -36,6 +37,7 @@ from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.config import DEFAULT_STACK_NAME, AwsTarget
 from ipsync_migrator.errors import ConfigurationError, InvalidInputError
 from ipsync_migrator.local.demo_estate import DemoEstate, seed_demo
+from ipsync_migrator.local.event_delivery import EventDelivery
 from ipsync_migrator.local.lambda_bridge import FAKE_CREDENTIALS, LambdaBridge
 from ipsync_migrator.local.realism import Realism
 
@@ -83,6 +85,8 @@ class LocalRuntime:
         self.stack_name = stack_name
         self.region = region
         self.realism = Realism(initial_health_checks=initial_health_checks)
+        #: EventBridge to Lambda delivery and replay windows (moto has neither).
+        self.events = EventDelivery()
         self.verbose = verbose
         self.outputs: dict[str, str] = {}
         self.demo: DemoEstate | None = None
@@ -141,6 +145,7 @@ class LocalRuntime:
 
     def stop(self) -> None:
         """Uninstall every patch, wipe and stop the server, restore the environment."""
+        self.events.uninstall()
         self.realism.uninstall()
         if self._bridge is not None:
             self._bridge.uninstall()
@@ -204,6 +209,7 @@ class LocalRuntime:
         self._sfn_fixes.install()
         self._bridge = LambdaBridge(endpoint_url=self.endpoint).install()
         self.realism.install()
+        self.events.install()
 
     def _deploy(self) -> None:
         started = time.monotonic()
@@ -458,7 +464,7 @@ def _wait_for_stack(cfn: Any, name: str) -> dict[str, Any]:
 
 
 class _StepFunctionsFixes:
-    """Two gaps of moto 5.2.5's Step Functions interpreter backend, fixed while installed.
+    """Three gaps of moto 5.2.5's Step Functions interpreter backend, fixed while installed.
 
     1. State machines created by CloudFormation land in the backend that does not execute.
        Relied on: with ``execute_state_machine`` on, the API serves
@@ -470,6 +476,13 @@ class _StepFunctionsFixes:
     2. ``StartExecution`` without a name: AWS generates one (a UUID); the parser backend's
        ``start_execution(state_machine_arn, name, ...)`` names it ``None``, so
        ``$$.Execution.Name`` is null and a second such start fails ExecutionAlreadyExists.
+    3. The ``states:startExecution(.sync|.sync:2)`` integration (the fleet's child
+       migrations): ``StateTaskService._normalise_parameters``/``_normalise_response`` are
+       no-ops in moto (LocalStack's originals convert casing), so ``StateMachineArn`` reaches
+       boto3 as is (a KeyError, reported as States.Runtime) and the resolvers then read
+       ``ExecutionArn`` from a camelCase response. Fixed on ``StateTaskServiceSfn`` only:
+       parameters to boto3's camelCase, responses to the API's PascalCase with dates as
+       epoch milliseconds, as the task's output is on AWS.
     """
 
     def __init__(self) -> None:
@@ -478,6 +491,9 @@ class _StepFunctionsFixes:
 
     def install(self) -> None:
         from moto.stepfunctions import models
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+            state_task_service_sfn as sfn_service,
+        )
         from moto.stepfunctions.parser.models import (
             StepFunctionsParserBackend,
             stepfunctions_parser_backends,
@@ -495,17 +511,42 @@ class _StepFunctionsFixes:
                     backend, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs
                 )
 
+            service = sfn_service.StateTaskServiceSfn
+            original_parameters = service._normalise_parameters
+
+            def normalise_parameters(
+                task: Any, parameters: dict[str, Any], *args: Any, **kwargs: Any
+            ) -> None:
+                original_parameters(task, parameters, *args, **kwargs)  # Input to a string
+                for key in list(parameters):
+                    parameters[key[:1].lower() + key[1:]] = parameters.pop(key)
+
+            def normalise_response(task: Any, response: Any, *args: Any, **kwargs: Any) -> None:
+                if isinstance(response, dict):
+                    for key in list(response):
+                        value = response.pop(key)
+                        if isinstance(value, datetime.datetime):
+                            value = int(value.timestamp() * 1000)
+                        response[key[:1].upper() + key[1:]] = value
+
             self._saved = [
                 (models, "stepfunctions_backends", models.stepfunctions_backends),
                 (StepFunctionsParserBackend, "start_execution", original_start),
+                (service, "_normalise_parameters", service.__dict__["_normalise_parameters"]),
+                (service, "_normalise_response", service.__dict__.get("_normalise_response")),
             ]
             models.stepfunctions_backends = stepfunctions_parser_backends  # type: ignore[assignment]
             StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign,assignment]
+            service._normalise_parameters = normalise_parameters  # type: ignore[method-assign,assignment]
+            service._normalise_response = normalise_response  # type: ignore[method-assign,assignment]
 
     def uninstall(self) -> None:
         with self._lock:
             for owner, name, saved in reversed(self._saved):
-                setattr(owner, name, saved)
+                if saved is None:  # inherited, not the class's own: remove the override
+                    delattr(owner, name)
+                else:
+                    setattr(owner, name, saved)
             self._saved = []
 
 

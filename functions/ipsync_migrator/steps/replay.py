@@ -9,11 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from ipsync_migrator.events import replay_applies_to
-from ipsync_migrator.journal import MigrationState
+from ipsync_migrator.journal import MigrationState, StepEntry
 from ipsync_migrator.steps.context import StepContext
 from ipsync_migrator.steps.rollback import rollback
 
 ROLLBACK_BY_REPLAY = "rollback_by_replay"
+FINALIZED_ACTION = (
+    "The legacy function was deleted at finalize: redeploy it from the journal's snapshot "
+    "and point the listeners back at the old target group by hand."
+)
+#: What a replay did to a migration, from most to least significant.
+OUTCOME_ORDER = ("rolled_back", "finalized", "superseded", "already_rolled_back")
 
 
 def rollback_replayed(
@@ -27,15 +33,21 @@ def rollback_replayed(
     if record is None:
         return {**outcome, "outcome": "unknown_migration"}
     if event_owner and record.owner and event_owner != record.owner:
-        return {**outcome, "outcome": "superseded", "by": record.owner}
-    if record.state == MigrationState.ROLLED_BACK:
-        return {**outcome, "outcome": "already_rolled_back"}
-    if record.state == MigrationState.FINALIZED:
-        return {
-            **outcome,
-            "outcome": "finalized",
-            "action": "The legacy function was deleted at finalize: redeploy it from the "
-            "journal's snapshot and point the listeners back at the old group by hand.",
-        }
-    rollback(ctx, migration_id, reason=f"rolled back by replay {replay_name}")
-    return {**outcome, "outcome": "rolled_back"}
+        result = {**outcome, "outcome": "superseded", "by": record.owner}
+    elif record.state == MigrationState.ROLLED_BACK:
+        result = {**outcome, "outcome": "already_rolled_back"}
+    elif record.state == MigrationState.FINALIZED:
+        result = {**outcome, "outcome": "finalized", "action": FINALIZED_ACTION}
+    else:
+        rollback(ctx, migration_id, reason=f"rolled back by replay {replay_name}")
+        result = {**outcome, "outcome": "rolled_back"}
+    # Journaled so `ipsync-migrator replay-rollback` can report what this replay did.
+    ctx.journal.append(
+        StepEntry(
+            migration_id=migration_id,
+            step=ROLLBACK_BY_REPLAY,
+            status=result["outcome"],
+            detail=replay_name,
+        )
+    )
+    return result

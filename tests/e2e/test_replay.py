@@ -1,0 +1,86 @@
+"""Rollback by replaying the event archive, end to end on the local runtime."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from ipsync_migrator.discovery import discover
+from ipsync_migrator.journal import MigrationState
+from ipsync_migrator.local.runtime import LocalRuntime
+from ipsync_migrator.models import Verdict
+from ipsync_migrator.operations import Service
+from ipsync_migrator.progress import follow_replay
+from tests.e2e.conftest import FAST, finished
+from tests.integration.engine.conftest import snapshot
+
+
+def test_replaying_a_window_rolls_back_its_migrations_and_reports_the_rest(
+    runtime: LocalRuntime, service: Service
+) -> None:
+    clients = runtime.clients()
+    original = snapshot(clients)
+    migratable = [d for d in discover(clients).deployments if d.verdict == Verdict.MIGRATABLE]
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    for deployment in migratable:
+        assert finished(service, service.start(deployment, FAST))["status"] == "SUCCEEDED"
+    finalized = migratable[0].id
+    service.finalize(finalized)
+    until = datetime.now(UTC) + timedelta(seconds=5)
+
+    name = service.replay_rollback(since, until)
+    outcomes = follow_replay(service, name)
+
+    assert outcomes == {
+        **{d.id: "rolled_back" for d in migratable[1:]},
+        finalized: "finalized",
+    }
+    for deployment in migratable[1:]:
+        record = service.journal.get(deployment.id)
+        assert record is not None and record.state == MigrationState.ROLLED_BACK
+    after = snapshot(clients)
+    # Everything is back as it was, but for the finalized deployment (left alone, reported).
+    finalized_function = migratable[0].function.name
+    assert finalized_function not in after["functions"]
+    finalized_listener = migratable[0].network_load_balancers[0].listeners[0].arn
+    assert {k: v for k, v in after["listeners"].items() if k != finalized_listener} == {
+        k: v for k, v in original["listeners"].items() if k != finalized_listener
+    }
+    assert after["listeners"][finalized_listener] != original["listeners"][finalized_listener]
+    assert {k: v for k, v in after["rules"].items()} == {
+        k: v for k, v in original["rules"].items() if not k.startswith(finalized_function)
+    }
+
+
+def test_live_events_never_roll_back_and_an_empty_window_changes_nothing(
+    runtime: LocalRuntime, service: Service
+) -> None:
+    clients = runtime.clients()
+    shop = next(d for d in discover(clients).deployments if d.verdict == Verdict.MIGRATABLE)
+    assert finished(service, service.start(shop, FAST))["status"] == "SUCCEEDED"
+    migrated = snapshot(clients)
+
+    long_ago = datetime.now(UTC) - timedelta(days=2)
+    name = service.replay_rollback(long_ago, long_ago + timedelta(hours=1))
+
+    assert follow_replay(service, name, settle_seconds=1) == {}
+    assert snapshot(clients) == migrated
+    record = service.journal.get(shop.id)
+    assert record is not None and record.state == MigrationState.RETIRED
+
+
+def test_replay_scoped_to_one_migration_leaves_the_others(
+    runtime: LocalRuntime, service: Service
+) -> None:
+    clients = runtime.clients()
+    first, second = [d for d in discover(clients).deployments if d.verdict == Verdict.MIGRATABLE][
+        :2
+    ]
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    for deployment in (first, second):
+        assert finished(service, service.start(deployment, FAST))["status"] == "SUCCEEDED"
+
+    name = service.replay_rollback(since, datetime.now(UTC) + timedelta(seconds=5), first.id)
+
+    assert follow_replay(service, name) == {first.id: "rolled_back"}
+    record = service.journal.get(second.id)
+    assert record is not None and record.state == MigrationState.RETIRED

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
 from typing import Annotated, Any, TypeVar
@@ -20,7 +21,7 @@ from ipsync_migrator.errors import InvalidInputError, IpsyncError, NotFoundError
 from ipsync_migrator.models import Deployment, DiscoveryReport, MigrationOptions, Strategy, Verdict
 from ipsync_migrator.operations import Service
 from ipsync_migrator.planning import plan_migration
-from ipsync_migrator.progress import follow
+from ipsync_migrator.progress import follow, follow_replay, parse_time
 from ipsync_migrator.render import (
     discovery_table,
     make_console,
@@ -30,6 +31,10 @@ from ipsync_migrator.render import (
     status_table,
 )
 from ipsync_migrator.reporting import build_report, markdown
+from ipsync_migrator.steps.preflight import RESTARTABLE
+from ipsync_migrator.steps.replay import FINALIZED_ACTION
+
+RESTARTABLE_STATES = {state.value for state in RESTARTABLE}
 
 app = typer.Typer(
     name="ipsync-migrator",
@@ -151,6 +156,18 @@ def migrate_command(
     service = _run(lambda: Service.connect(clients, stack_name))
     report = _run(lambda: _discover(clients, Output.TABLE))
     chosen = _run(lambda: _choose(report, references or [], all_))
+    # A migrated deployment reads as unused to discovery: the journal says what happened.
+    journal = {r.migration_id: r for r in _run(service.records)}
+    done = {
+        d.id: journal[d.id].state.value
+        for d in chosen
+        if d.id in journal and journal[d.id].state.value not in RESTARTABLE_STATES
+    }
+    for migration_id, state in done.items():
+        out.print(f"{migration_id}: already {state}")
+    chosen = [d for d in chosen if d.id not in done]
+    if done and not chosen:
+        return
     migratable = [d for d in chosen if d.verdict == Verdict.MIGRATABLE]
     for deployment in chosen:
         if deployment.verdict != Verdict.MIGRATABLE:
@@ -263,6 +280,30 @@ def report_command(
         sys.stdout.write(markdown(report))
     else:
         out.print(report_view(report))
+
+
+@app.command("replay-rollback")
+def replay_rollback_command(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option(help="Window start: ISO time, or an age like 30m, 2h, 1d.")],
+    until: Annotated[str | None, typer.Option(help="Window end (default: now).")] = None,
+    migration: Annotated[str | None, typer.Option(help="Only this migration id.")] = None,
+    wait: Annotated[bool, typer.Option(help="Wait and report what was rolled back.")] = False,
+    stack_name: StackOption = DEFAULT_STACK_NAME,
+) -> None:
+    """Replay the event archive for a time window: its migrations roll back."""
+    window = _run(lambda: (parse_time(since), parse_time(until) if until else datetime.now(UTC)))
+    service = _run(lambda: Service.connect(ClientFactory(ctx.obj), stack_name))
+    name = _run(lambda: service.replay_rollback(window[0], window[1], migration))
+    out.print(f"replay {name} started ({window[0].isoformat()} .. {window[1].isoformat()})")
+    if not wait:
+        return
+    outcomes = _run(lambda: follow_replay(service, name))
+    for migration_id, outcome in sorted(outcomes.items()):
+        action = f"  {FINALIZED_ACTION}" if outcome == "finalized" else ""
+        out.print(f"{migration_id}: {outcome}{action}")
+    if not outcomes:
+        out.print("no migration events in that window")
 
 
 def _choose(report: DiscoveryReport, references: list[str], all_: bool) -> list[Deployment]:

@@ -1,0 +1,66 @@
+"""The CLI against the local runtime, as a platform engineer types it."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from ipsync_migrator.cli import app
+from ipsync_migrator.discovery import discover
+from ipsync_migrator.local.runtime import LocalRuntime
+from ipsync_migrator.models import Verdict
+
+runner = CliRunner()
+FAST = ["--poll-seconds", "0", "--bake-seconds", "0", "--drain-seconds", "0"]
+
+
+def test_migrate_status_report_and_replay_rollback(runtime: LocalRuntime) -> None:
+    base = ["--region", "us-east-1", "--endpoint-url", runtime.endpoint]
+    shop = next(
+        d for d in discover(runtime.clients()).deployments if d.verdict == Verdict.MIGRATABLE
+    )
+
+    migrated = runner.invoke(app, [*base, "migrate", shop.id, *FAST, "--yes", "--wait"])
+    assert migrated.exit_code == 0, migrated.output
+    assert "SUCCEEDED" in migrated.stdout
+
+    again = runner.invoke(app, [*base, "migrate", shop.id, *FAST, "--yes"])
+    assert again.exit_code == 0, again.output
+
+    status = runner.invoke(app, [*base, "status", "--output", "json"])
+    assert status.exit_code == 0, status.output
+    [record] = json.loads(status.stdout)
+    assert (record["migrationId"], record["state"]) == (shop.id, "retired")
+
+    report = runner.invoke(app, [*base, "report", "--output", "markdown"])
+    assert report.exit_code == 0, report.output
+    assert "43,200 per month" in report.stdout
+
+    replay = runner.invoke(app, [*base, "replay-rollback", "--since", "10m", "--wait"])
+    assert replay.exit_code == 0, replay.output
+    assert f"{shop.id}: rolled_back" in replay.stdout
+
+
+def test_migrate_skips_blocked_deployments_and_needs_a_choice(runtime: LocalRuntime) -> None:
+    base = ["--endpoint-url", runtime.endpoint]
+    blocked = next(
+        d for d in discover(runtime.clients()).deployments if d.verdict == Verdict.BLOCKED
+    )
+
+    result = runner.invoke(app, [*base, "migrate", blocked.id, "--yes"])
+    assert result.exit_code == 2
+    assert f"skipped {blocked.id}" in result.stderr
+    assert "Nothing to migrate" in result.stderr
+
+    nothing = runner.invoke(app, [*base, "migrate"])
+    assert nothing.exit_code == 2 and "--all" in nothing.stderr
+
+
+def test_commands_against_a_missing_stack_say_how_to_get_one(runtime: LocalRuntime) -> None:
+    result = runner.invoke(
+        app, ["--endpoint-url", runtime.endpoint, "status", "--stack-name", "nope"]
+    )
+    assert result.exit_code == 2
+    assert "No ipsync-migrator stack named 'nope'" in result.stderr
+    assert "sam deploy" in result.stderr

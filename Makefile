@@ -44,6 +44,7 @@ $(SAM_STAMP):
 validate: $(STAMP) $(SAM_STAMP)
 	$(SAM_ENV) $(SAM) validate --lint --region $(VALIDATE_REGION) --template template.yaml
 	$(BIN)/cfn-lint --regions $(VALIDATE_REGION) -- template.yaml
+	$(BIN)/cfn-lint --regions $(VALIDATE_REGION) -- member-role.yaml
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.discovery

@@ -5,11 +5,13 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -18,6 +20,7 @@ from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.config import DEFAULT_STACK_NAME, AwsTarget
 from ipsync_migrator.discovery import discover
 from ipsync_migrator.errors import InvalidInputError, IpsyncError, NotFoundError
+from ipsync_migrator.fleet import load_fleet_spec
 from ipsync_migrator.models import Deployment, DiscoveryReport, MigrationOptions, Strategy, Verdict
 from ipsync_migrator.operations import Service
 from ipsync_migrator.planning import plan_migration
@@ -30,11 +33,13 @@ from ipsync_migrator.render import (
     status_dict,
     status_table,
 )
+from ipsync_migrator.render_fleet import fleet_spec_view, fleet_status_view
 from ipsync_migrator.reporting import build_report, markdown
 from ipsync_migrator.steps.preflight import RESTARTABLE
 from ipsync_migrator.steps.replay import FINALIZED_ACTION
 
 RESTARTABLE_STATES = {state.value for state in RESTARTABLE}
+FLEET_POLL_SECONDS = 2.0
 
 app = typer.Typer(
     name="ipsync-migrator",
@@ -138,9 +143,22 @@ def migrate_command(
     approve_before_cutover: Annotated[bool, typer.Option()] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     wait: Annotated[bool, typer.Option(help="Follow the executions until they end.")] = False,
+    fleet: Annotated[
+        Path | None,
+        typer.Option(
+            "--fleet",
+            help="A fleet file (JSON or YAML: accounts, regions, role, concurrency, options): "
+            "start the fleet state machine instead; its options replace the ones above.",
+        ),
+    ] = None,
     stack_name: StackOption = DEFAULT_STACK_NAME,
 ) -> None:
     """Plan, confirm, and start one Step Functions execution per migratable deployment."""
+    if fleet is not None:
+        if references or all_:
+            _fail("Pass either --fleet FILE or deployments (or --all), not both.", "")
+        _migrate_fleet(ctx, fleet, yes, wait, stack_name)
+        return
     if not references and not all_:
         _fail("Name the deployments to migrate, or pass --all.", "Ids come from `discover`.")
     options = MigrationOptions(
@@ -194,9 +212,16 @@ def status_command(
     ctx: typer.Context,
     migration_id: Annotated[str | None, typer.Argument(help="One migration id.")] = None,
     output: OutputOption = Output.TABLE,
+    fleet: Annotated[
+        str | None,
+        typer.Option("--fleet", help="A fleet execution's name or ARN (`migrate --fleet`)."),
+    ] = None,
     stack_name: StackOption = DEFAULT_STACK_NAME,
 ) -> None:
-    """Each migration's state, current step, timestamps and last error."""
+    """Each migration's state, current step, timestamps and last error (or a fleet's)."""
+    if fleet is not None:
+        _fleet_status(ctx, fleet, output, stack_name)
+        return
     records = _run(
         lambda: Service.connect(ClientFactory(ctx.obj), stack_name).records(migration_id)
     )
@@ -228,12 +253,14 @@ def rollback_command(
 def finalize_command(
     ctx: typer.Context,
     migration_id: str,
+    delete_stack: Annotated[
+        bool, typer.Option(help="Delete the legacy stack (refused if it holds anything else).")
+    ] = False,
     stack_name: StackOption = DEFAULT_STACK_NAME,
 ) -> None:
     """Delete the retired legacy function, its schedule and permission (waits until done)."""
-    result = _run(
-        lambda: Service.connect(ClientFactory(ctx.obj), stack_name).finalize(migration_id)
-    )
+    service = _run(lambda: Service.connect(ClientFactory(ctx.obj), stack_name))
+    result = _run(lambda: service.finalize(migration_id, delete_stack))
     for item in result.get("deleted", []):
         out.print(f"deleted {item}")
 
@@ -298,7 +325,8 @@ def replay_rollback_command(
     out.print(f"replay {name} started ({window[0].isoformat()} .. {window[1].isoformat()})")
     if not wait:
         return
-    outcomes = _run(lambda: follow_replay(service, name))
+    expected = _run(lambda: service.migrations_in_window(*window, migration))
+    outcomes = _run(lambda: follow_replay(service, name, expected))
     for migration_id, outcome in sorted(outcomes.items()):
         action = f"  {FINALIZED_ACTION}" if outcome == "finalized" else ""
         out.print(f"{migration_id}: {outcome}{action}")
@@ -400,3 +428,42 @@ def local_command(
     finally:
         runtime.stop()
         signal.signal(signal.SIGTERM, previous)
+
+
+# --- fleets ------------------------------------------------------------------------------
+
+
+def _migrate_fleet(ctx: typer.Context, path: Path, yes: bool, wait: bool, stack_name: str) -> None:
+    spec, digest = _run(lambda: load_fleet_spec(path))
+    service = _run(lambda: Service.connect(ClientFactory(ctx.obj), stack_name))
+    out.print(fleet_spec_view(spec, str(path)))
+    if not yes and not typer.confirm("Start this fleet?", default=False):
+        raise typer.Exit(code=1)
+    arn = _run(lambda: service.start_fleet(spec, digest))
+    # One line each, however narrow the terminal: scripts read the ARN.
+    out.print(f"fleet: {arn}", soft_wrap=True, highlight=False)
+    out.print(
+        f"Follow it with `ipsync-migrator status --fleet {arn.rsplit(':', 1)[-1]}`.",
+        soft_wrap=True,
+        highlight=False,
+    )
+    if not wait:
+        return
+    with err.status("Waiting for the fleet..."):
+        status = _run(lambda: service.fleet_status(arn))
+        while not status["done"]:
+            time.sleep(FLEET_POLL_SECONDS)
+            status = _run(lambda: service.fleet_status(arn))
+    out.print(fleet_status_view(status))
+    if status["status"] != "SUCCEEDED":
+        raise typer.Exit(code=1)
+
+
+def _fleet_status(ctx: typer.Context, reference: str, output: Output, stack_name: str) -> None:
+    status = _run(
+        lambda: Service.connect(ClientFactory(ctx.obj), stack_name).fleet_status(reference)
+    )
+    if output == Output.JSON:
+        _print_json(status)
+    else:
+        out.print(fleet_status_view(status))

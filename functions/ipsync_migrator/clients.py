@@ -9,7 +9,6 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import (
-    ClientError,
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
@@ -18,7 +17,7 @@ from botocore.exceptions import (
 )
 
 from ipsync_migrator.config import USER_AGENT, AwsTarget
-from ipsync_migrator.errors import AccessDeniedError, ConfigurationError
+from ipsync_migrator.errors import ConfigurationError
 
 _BOTOCORE_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 8},
@@ -103,22 +102,12 @@ def _known_regions(session: boto3.Session) -> set[str]:
 
 
 def _assume_role(base: boto3.Session, target: AwsTarget) -> boto3.Session:
+    # Imported here: the STS adapter's error translation imports this module.
+    from ipsync_migrator.aws.identity import assume_role
+
+    assert target.role_arn is not None
     sts = base.client("sts", endpoint_url=target.endpoint_url, config=_BOTOCORE_CONFIG)
-    params: dict[str, Any] = {
-        "RoleArn": target.role_arn,
-        "RoleSessionName": "ipsync-migrator",
-    }
-    if target.external_id:
-        params["ExternalId"] = target.external_id
-    try:
-        creds = sts.assume_role(**params)["Credentials"]
-    except ClientError as exc:
-        raise AccessDeniedError(
-            f"Cannot assume role {target.role_arn}: {exc.response['Error'].get('Message', '')}",
-            "Check the role's trust policy names your principal (and the external id).",
-        ) from exc
-    except (NoCredentialsError, PartialCredentialsError) as exc:
-        raise _no_credentials() from exc
+    creds = assume_role(sts, target.role_arn, target.external_id)
     return boto3.Session(
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],

@@ -37,6 +37,8 @@ class ServiceSettings:
     journal_table: str = "ipsync-migrator-journal"
     event_bus: str = "ipsync-migrator"
     probe_port_range: tuple[int, int] = (49152, 49407)
+    #: The role (member-role.yaml) a fleet assumes in accounts other than the hub's.
+    member_role_name: str = "ipsync-migrator-member"
     aws: AwsTarget = field(default_factory=AwsTarget)
 
     @classmethod
@@ -46,5 +48,6 @@ class ServiceSettings:
             journal_table=os.environ.get("JOURNAL_TABLE", cls.journal_table),
             event_bus=os.environ.get("EVENT_BUS_NAME", cls.event_bus),
             probe_port_range=(int(low), int(high or low)),
+            member_role_name=os.environ.get("MEMBER_ROLE_NAME", cls.member_role_name),
             aws=AwsTarget.from_env(),
         )

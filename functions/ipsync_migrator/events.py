@@ -21,6 +21,7 @@ class DetailType:
     ROLLED_BACK = "Migration Rolled Back"
     FAILED = "Migration Failed"
     APPROVAL_REQUESTED = "Migration Approval Requested"
+    FLEET_COMPLETED = "Fleet Completed"
 
 
 #: Detail-types whose replay means "roll this migration back".

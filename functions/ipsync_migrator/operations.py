@@ -10,11 +10,14 @@ from typing import Any
 from ipsync_migrator.aws.journal import DynamoJournal
 from ipsync_migrator.aws.service import Executions, Replays, StackOutputs, invoke
 from ipsync_migrator.clients import ClientFactory
-from ipsync_migrator.errors import IpsyncError
+from ipsync_migrator.errors import IpsyncError, NotFoundError
 from ipsync_migrator.events import replay_name
+from ipsync_migrator.fleet import FLEET_REPORT_STATE, FleetSpec
 from ipsync_migrator.journal import MigrationRecord, load
-from ipsync_migrator.models import Deployment, MigrationOptions
+from ipsync_migrator.models import Deployment, MigrationOptions, stable_suffix
 from ipsync_migrator.steps.approval import pending_approval
+from ipsync_migrator.steps.context import StepContext
+from ipsync_migrator.steps.legacy_stack import delete_legacy_stack
 from ipsync_migrator.steps.replay import OUTCOME_ORDER, ROLLBACK_BY_REPLAY
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -96,9 +99,16 @@ class Service:
             {"migrationId": migration_id, "reason": "rollback requested from the CLI"},
         )
 
-    def finalize(self, migration_id: str) -> dict[str, Any]:
+    def finalize(self, migration_id: str, delete_stack: bool = False) -> dict[str, Any]:
+        """Hard-delete the legacy deployment; with `delete_stack`, by deleting its own stack."""
         load(self.journal, migration_id)
-        return invoke(self.clients, self.outputs.finalize_function, {"migrationId": migration_id})
+        deleted: list[str] = []
+        if delete_stack:
+            # With the caller's credentials: deleting a stack needs rights on all it holds.
+            context = StepContext(self.clients, self.journal, _NoEvents())
+            deleted.append(f"stack {delete_legacy_stack(context, migration_id)['deletedStack']}")
+        result = invoke(self.clients, self.outputs.finalize_function, {"migrationId": migration_id})
+        return {**result, "deleted": deleted + list(result.get("deleted", []))}
 
     def replay_rollback(
         self, since: datetime, until: datetime, migration_id: str | None = None
@@ -114,6 +124,19 @@ class Service:
         return Replays(self.clients, self.outputs.archive_arn, self.outputs.event_bus_arn).state(
             name
         )
+
+    def migrations_in_window(
+        self, since: datetime, until: datetime, migration_id: str | None = None
+    ) -> set[str]:
+        """Migrations that journaled a step (so emitted an event) inside the window."""
+        found = set()
+        for record in self.records(migration_id):
+            for entry in self.journal.entries(record.migration_id):
+                at = datetime.fromisoformat(entry.at)
+                if entry.step != ROLLBACK_BY_REPLAY and since <= at <= until:
+                    found.add(record.migration_id)
+                    break
+        return found
 
     def replay_outcomes(self, name: str) -> dict[str, str]:
         """What the replay did to each migration it reached (from the journal)."""
@@ -134,3 +157,51 @@ class Service:
         approval = pending_approval(load(self.journal, migration_id))
         self.executions.approve(approval["taskToken"], approver)
         return approval["gate"]
+
+    # -- fleets -------------------------------------------------------------------------------
+
+    @cached_property
+    def fleets(self) -> Executions:
+        if not self.outputs.fleet_state_machine_arn:
+            raise NotFoundError(
+                "This ipsync-migrator stack has no fleet state machine (output "
+                "FleetStateMachineArn).",
+                "Redeploy the stack from this version's template.yaml.",
+            )
+        return Executions(self.clients, self.outputs.fleet_state_machine_arn)
+
+    def start_fleet(self, spec: FleetSpec, digest: str, now: datetime | None = None) -> str:
+        """Start the fleet state machine; the name says which file (hash) and when."""
+        stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+        return self.fleets.start(f"fleet-{digest}-{stamp}", spec.to_json_dict())
+
+    def fleet_status(self, reference: str) -> dict[str, Any]:
+        """A fleet execution's status, its child migrations so far and, once done, its report."""
+        fleets = self.fleets
+        arn = reference if reference.startswith("arn:") else fleets.arn_of(reference)
+        execution = fleets.describe(arn)
+        done = execution["status"] in TERMINAL
+        # Child executions are named <migration id>-<hash of the fleet execution's ARN>.
+        suffix = "-" + stable_suffix(arn)
+        children = [
+            {"name": e["name"], "status": e["status"], "executionArn": e["executionArn"]}
+            for e in self.executions.all()
+            if e["name"].endswith(suffix)
+        ]
+        return {
+            "executionArn": arn,
+            "name": execution.get("name", arn.rsplit(":", 1)[-1]),
+            "status": execution["status"],
+            "error": execution.get("error"),
+            "cause": execution.get("cause"),
+            "done": done,
+            "children": sorted(children, key=lambda c: c["name"]),
+            "report": fleets.state_output(arn, FLEET_REPORT_STATE) if done else None,
+        }
+
+
+class _NoEvents:
+    """The stack check writes nothing and emits nothing; finalize itself emits the event."""
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        raise AssertionError("delete_legacy_stack does not publish events")

@@ -67,19 +67,18 @@ def parse_time(value: str) -> datetime:
 
 
 def follow_replay(
-    service: Service, name: str, timeout: float = 300, settle_seconds: float = 3.0
+    service: Service, name: str, expected: set[str], timeout: float = 300
 ) -> dict[str, str]:
-    """Wait for the replay to finish and its deliveries to settle; return the outcomes."""
+    """Wait for the replay to finish and each `expected` migration to report an outcome."""
     deadline = time.monotonic() + timeout
     while service.replay_state(name) not in ("COMPLETED", "FAILED", "CANCELLED"):
         if time.monotonic() > deadline:
             raise InvalidInputError(f"Replay {name} did not finish in {timeout:.0f} s.")
         time.sleep(1)
-    # EventBridge invokes the rollback function asynchronously: wait until outcomes settle.
-    outcomes, stable_since = service.replay_outcomes(name), time.monotonic()
-    while time.monotonic() - stable_since < settle_seconds and time.monotonic() < deadline:
+    # EventBridge invokes the rollback function asynchronously: wait for every migration
+    # whose events the window holds (a migration may be reached by several events).
+    outcomes = service.replay_outcomes(name)
+    while not expected <= outcomes.keys() and time.monotonic() < deadline:
         time.sleep(0.5)
-        latest = service.replay_outcomes(name)
-        if latest != outcomes:
-            outcomes, stable_since = latest, time.monotonic()
+        outcomes = service.replay_outcomes(name)
     return outcomes

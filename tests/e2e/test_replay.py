@@ -28,7 +28,7 @@ def test_replaying_a_window_rolls_back_its_migrations_and_reports_the_rest(
     until = datetime.now(UTC) + timedelta(seconds=5)
 
     name = service.replay_rollback(since, until)
-    outcomes = follow_replay(service, name)
+    outcomes = follow_replay(service, name, service.migrations_in_window(since, until))
 
     assert outcomes == {
         **{d.id: "rolled_back" for d in migratable[1:]},
@@ -62,7 +62,8 @@ def test_live_events_never_roll_back_and_an_empty_window_changes_nothing(
     long_ago = datetime.now(UTC) - timedelta(days=2)
     name = service.replay_rollback(long_ago, long_ago + timedelta(hours=1))
 
-    assert follow_replay(service, name, settle_seconds=1) == {}
+    assert service.migrations_in_window(long_ago, long_ago + timedelta(hours=1)) == set()
+    assert follow_replay(service, name, set()) == {}
     assert snapshot(clients) == migrated
     record = service.journal.get(shop.id)
     assert record is not None and record.state == MigrationState.RETIRED
@@ -79,8 +80,10 @@ def test_replay_scoped_to_one_migration_leaves_the_others(
     for deployment in (first, second):
         assert finished(service, service.start(deployment, FAST))["status"] == "SUCCEEDED"
 
-    name = service.replay_rollback(since, datetime.now(UTC) + timedelta(seconds=5), first.id)
+    until = datetime.now(UTC) + timedelta(seconds=5)
+    name = service.replay_rollback(since, until, first.id)
 
-    assert follow_replay(service, name) == {first.id: "rolled_back"}
+    expected = service.migrations_in_window(since, until, first.id)
+    assert follow_replay(service, name, expected) == {first.id: "rolled_back"}
     record = service.journal.get(second.id)
     assert record is not None and record.state == MigrationState.RETIRED

@@ -155,10 +155,12 @@ def test_every_state_machine_has_an_input_sample() -> None:
     assert machines <= samples, f"missing events/statemachine/ samples: {machines - samples}"
 
 
-@pytest.mark.parametrize("path", state_machine_samples(), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path",
+    [p for p in state_machine_samples() if p.stem.startswith("migrate")],
+    ids=lambda p: p.stem,
+)
 def test_migrate_input_samples_validate(path: Path) -> None:
-    if not path.stem.startswith("migrate"):
-        pytest.skip("not an input of the migration state machine")
     sample = load(path)
 
     request = as_preflight(sample)

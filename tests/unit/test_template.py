@@ -19,6 +19,12 @@ from ipsync_migrator.naming import MANAGED_BY_VALUE, TAG_MANAGED_BY
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 ASL = ROOT / "statemachine" / "migrate.asl.json"
+#: Each state machine of the template and the ASL file it is defined by.
+STATE_MACHINES = {
+    "MigrationStateMachine": ASL,
+    "FleetStateMachine": ROOT / "statemachine" / "fleet.asl.json",
+}
+MEMBER_ROLE_ARN = {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"}
 PACKAGE = ROOT / "functions" / "ipsync_migrator"
 HANDLERS = PACKAGE / "handlers"
 #: Modules of handlers/ that are shared code, not Lambda entry points.
@@ -141,7 +147,7 @@ def test_mutating_actions_on_any_resource_need_a_condition(template):
         assert not (mutating - STAR_ONLY_ACTIONS) or "Condition" in statement, (
             f"{owner} {statement.get('Sid')}: {sorted(mutating)} on '*' without a Condition"
         )
-        assert not star_only or owner == "MigrationStateMachine", (
+        assert not star_only or owner in STATE_MACHINES, (
             f"{owner} {statement.get('Sid')}: {sorted(star_only)} belong to the state machine"
         )
 
@@ -222,42 +228,48 @@ def test_functions_are_granted_exactly_the_operations_their_code_calls(template)
     assert called - granted == NOT_CALLED_BY_LAMBDA
 
 
-def test_definition_substitutions_match_the_asl_placeholders(template):
-    # Given the state machine definition the lead's ASL file holds
-    assert ASL.is_file(), f"{ASL} is missing: the template's DefinitionUri points at it"
-    placeholders = set(re.findall(r"\$\{([^}]+)\}", ASL.read_text()))
-    machine = template["Resources"]["MigrationStateMachine"]["Properties"]
+@pytest.mark.parametrize(("machine_id", "asl"), STATE_MACHINES.items())
+def test_definition_substitutions_match_the_asl_placeholders(template, machine_id, asl):
+    # Given the state machine definition the ASL file holds
+    assert asl.is_file(), f"{asl} is missing: the template's DefinitionUri points at it"
+    placeholders = set(re.findall(r"\$\{([^}]+)\}", asl.read_text()))
+    machine = template["Resources"][machine_id]["Properties"]
     # When the template's substitutions are read
     substitutions = machine["DefinitionSubstitutions"]
-    # Then each placeholder is substituted, by the Arn of the function it is named after
-    assert machine["DefinitionUri"] == "statemachine/migrate.asl.json"
+    # Then each placeholder is substituted, by the Arn of the resource it is named after
+    assert machine["DefinitionUri"] == f"statemachine/{asl.name}"
     assert set(substitutions) == placeholders
     functions = functions_of(template)
+    machines = resources_of(template, "AWS::Serverless::StateMachine")
     for name, value in substitutions.items():
-        function = name.removesuffix("Arn")
-        assert function in functions, f"{name}: no function {function}"
-        assert value == {"Fn::GetAtt": [function, "Arn"]}, name
+        resource = name.removesuffix("Arn")
+        if resource in machines:
+            assert value == {"Ref": resource}, name
+            continue
+        assert resource in functions, f"{name}: no function {resource}"
+        assert value == {"Fn::GetAtt": [resource, "Arn"]}, name
 
 
-def test_state_machine_may_invoke_exactly_the_functions_it_calls(template):
+@pytest.mark.parametrize("machine_id", STATE_MACHINES)
+def test_state_machine_may_invoke_exactly_the_functions_it_calls(template, machine_id):
     # Given the state machine's policies
-    policies = template["Resources"]["MigrationStateMachine"]["Properties"]["Policies"]
+    machine = template["Resources"][machine_id]["Properties"]
     # When the functions it may invoke are listed
     invocable = {
         p["LambdaInvokePolicy"]["FunctionName"]["Ref"]
-        for p in policies
+        for p in machine["Policies"]
         if isinstance(p, dict) and "LambdaInvokePolicy" in p
     }
     # Then they are exactly the functions its definition calls
-    substitutions = template["Resources"]["MigrationStateMachine"]["Properties"][
-        "DefinitionSubstitutions"
-    ]
-    assert invocable == {name.removesuffix("Arn") for name in substitutions}
+    functions = functions_of(template)
+    called = {name.removesuffix("Arn") for name in machine["DefinitionSubstitutions"]}
+    assert invocable == called & set(functions)
 
 
-def test_state_machine_is_standard_with_logging_and_tracing_on(template):
+@pytest.mark.parametrize("machine_id", STATE_MACHINES)
+def test_state_machine_is_standard_with_logging_and_tracing_on(template, machine_id):
     # Given the state machine
-    machine = template["Resources"]["MigrationStateMachine"]["Properties"]
+    machine = template["Resources"][machine_id]["Properties"]
     # When its type, logging and tracing are read
     logging = machine["Logging"]
     log_group = logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]
@@ -269,6 +281,66 @@ def test_state_machine_is_standard_with_logging_and_tracing_on(template):
     assert group["Type"] == "AWS::Logs::LogGroup"
     assert group["Properties"]["RetentionInDays"] == 30
     assert machine["Tracing"] == {"Enabled": True}
+
+
+def test_fleet_state_machine_may_start_and_follow_only_migration_executions(template):
+    # Given the fleet state machine's policies
+    machine = template["Resources"]["FleetStateMachine"]["Properties"]
+    policies = machine["Policies"]
+    # When its Step Functions permissions are read
+    (start,) = [
+        p["StepFunctionsExecutionPolicy"] for p in policies if "StepFunctionsExecutionPolicy" in p
+    ]
+    granted = {
+        action: statement["Resource"]
+        for p in policies
+        if "Statement" in p
+        for statement in p["Statement"]
+        for action in as_list(statement["Action"])
+    }
+    # Then it starts migration executions, follows (and stops) them, and uses the .sync rule
+    assert start == {"StateMachineName": {"Fn::GetAtt": ["MigrationStateMachine", "Name"]}}
+    follow = (
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
+        "${MigrationStateMachine.Name}:*"
+    )
+    statements_ = [s for p in policies if "Statement" in p for s in p["Statement"]]
+    (following,) = [s for s in statements_ if s["Sid"] == "FollowChildMigrations"]
+    assert following["Resource"] == {"Fn::Sub": follow}
+    assert set(following["Action"]) == {"states:DescribeExecution", "states:StopExecution"}
+    rule = "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
+    for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule"):
+        assert granted[action]["Fn::Sub"].endswith(rule), action
+    # and a Distributed Map's children are executions of its own (named) state machine
+    assert machine["Name"] == {"Fn::Sub": "${AWS::StackName}-fleet"}
+    assert granted["states:StartExecution"]["Fn::Sub"].endswith(
+        ":stateMachine:${AWS::StackName}-fleet"
+    )
+
+
+def acts_in_target_accounts(handler: str) -> bool:
+    """Whether a handler builds its dependencies for a migration's (or fleet's) target."""
+    module = HANDLERS / (handler.rsplit(".", 2)[-2] + ".py")
+    return re.search(r"migration_context\(|step_context\(\w", module.read_text()) is not None
+
+
+def test_functions_acting_in_member_accounts_may_assume_only_the_member_role(template):
+    # Given every function, and whether its handler acts in a migration's target account
+    for logical_id, function in functions_of(template).items():
+        properties = function["Properties"]
+        targeted = acts_in_target_accounts(properties["Handler"])
+        # When its sts:AssumeRole grants are read
+        grants = [
+            statement
+            for owner, statement in statements(template)
+            if owner == logical_id and "sts:AssumeRole" in as_list(statement["Action"])
+        ]
+        # Then exactly the target-acting functions may assume, and only the member role
+        assert bool(grants) == targeted, logical_id
+        for statement in grants:
+            assert as_list(statement["Action"]) == ["sts:AssumeRole"], logical_id
+            assert statement["Resource"] == MEMBER_ROLE_ARN, logical_id
+    assert template["Parameters"]["MemberRoleName"]["Default"] == "ipsync-migrator-member"
 
 
 def test_archive_keeps_our_events_for_the_configured_days(template):
@@ -332,6 +404,7 @@ def test_outputs_name_the_stack_resources_and_every_function(template):
     # When compared with what operators and the CLI look up
     expected = {
         "StateMachineArn",
+        "FleetStateMachineArn",
         "JournalTableName",
         "EventBusName",
         "EventBusArn",

@@ -21,6 +21,8 @@ class StackOutputs:
     finalize_function: str
     archive_arn: str
     event_bus_arn: str
+    #: Absent from stacks deployed before fleets existed.
+    fleet_state_machine_arn: str | None = None
 
     @classmethod
     def read(cls, clients: ClientFactory, stack_name: str) -> StackOutputs:
@@ -45,6 +47,7 @@ class StackOutputs:
                 finalize_function=outputs["FinalizeFunctionArn"],
                 archive_arn=outputs["ArchiveArn"],
                 event_bus_arn=outputs["EventBusArn"],
+                fleet_state_machine_arn=outputs.get("FleetStateMachineArn"),
             )
         except KeyError as exc:
             raise NotFoundError(
@@ -60,15 +63,34 @@ class Executions:
         self._sfn = clients.client("stepfunctions")
         self._arn = state_machine_arn
 
+    @property
+    def state_machine_arn(self) -> str:
+        return self._arn
+
     def named_like(self, prefix: str) -> list[dict[str, Any]]:
+        return [e for e in self.all() if e["name"] == prefix or e["name"].startswith(prefix + "-")]
+
+    def all(self) -> list[dict[str, Any]]:
         with aws_call("states:ListExecutions"):
             pages = self._sfn.get_paginator("list_executions").paginate(stateMachineArn=self._arn)
-            return [
-                e
-                for page in pages
-                for e in page["executions"]
-                if e["name"] == prefix or e["name"].startswith(prefix + "-")
-            ]
+            return [e for page in pages for e in page["executions"]]
+
+    def arn_of(self, name: str) -> str:
+        """The ARN of this state machine's execution called `name`."""
+        return self._arn.replace(":stateMachine:", ":execution:", 1) + ":" + name
+
+    def state_output(self, execution_arn: str, state: str) -> Any:
+        """The output of the last time `state` ended in the execution (None: never did)."""
+        with aws_call("states:GetExecutionHistory"):
+            pages = self._sfn.get_paginator("get_execution_history").paginate(
+                executionArn=execution_arn, reverseOrder=True
+            )
+            for page in pages:
+                for event in page["events"]:
+                    exited = event.get("stateExitedEventDetails")
+                    if exited and exited.get("name") == state:
+                        return json.loads(exited.get("output") or "null")
+        return None
 
     def start(self, name: str, payload: dict[str, Any]) -> str:
         with aws_call("states:StartExecution"):

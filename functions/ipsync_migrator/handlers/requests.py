@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
+from ipsync_migrator.fleet import ChildResult
 from ipsync_migrator.models import MigrationOptions, Model, Target
 
 MIGRATION_ID = r"^[A-Za-z0-9_-]{1,80}$"
@@ -48,3 +51,20 @@ class MigrationEventDetail(Model):
 
     migration_id: str = Field(pattern=MIGRATION_ID)
     owner: str = ""
+
+
+class FleetDiscoverRequest(Model):
+    """DiscoverFleet's input: the fleet execution's input and its id."""
+
+    spec: dict[str, Any]
+    fleet_execution_id: str = Field(min_length=1, max_length=256)
+
+
+class FleetReportRequest(Model):
+    """FleetReport's input: the Map's results and what discovery left out."""
+
+    fleet_execution_id: str = Field(min_length=1, max_length=256)
+    results: list[ChildResult] = Field(default_factory=list)
+    skipped: list[dict[str, Any]] = Field(default_factory=list)
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+    tolerated_failure_percentage: float = Field(default=0, ge=0, le=100)

@@ -66,7 +66,7 @@ def finalize(
         )
     options = MigrationOptions.model_validate(record.options)
     deployment = deployment_of(record)
-    _recheck_fingerprint(ctx, deployment)
+    recheck_fingerprint(ctx, deployment)
     function = deployment.function
     deleted: list[str] = []
     for rule in record.legacy_snapshot["rules"]:
@@ -119,7 +119,7 @@ def _snapshot(ctx: StepContext, deployment: Deployment) -> dict[str, Any]:
     }
 
 
-def _recheck_fingerprint(ctx: StepContext, deployment: Deployment) -> None:
+def recheck_fingerprint(ctx: StepContext, deployment: Deployment) -> None:
     configuration = ctx.functions.configuration(deployment.function.name)
     if configuration is None:
         return  # deleted by an earlier, interrupted finalize: finish the rest

@@ -1,0 +1,349 @@
+"""Fleet migrations on the local runtime: the deployed fleet state machine, real handlers.
+
+Each test migrates a demo estate of its own account (the hub's, or a member account reached
+through the member role), so the tests do not depend on each other's order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from ipsync_migrator.cli import app
+from ipsync_migrator.clients import ClientFactory
+from ipsync_migrator.config import AwsTarget
+from ipsync_migrator.local.demo_estate import DemoEstate, seed_demo
+from ipsync_migrator.local.realism import FaultRule
+from ipsync_migrator.local.runtime import LocalRuntime
+from ipsync_migrator.operations import Service
+
+pytestmark = pytest.mark.timeout(600)
+
+HUB_ACCOUNT = "123456789012"
+MEMBER_ROLE = "ipsync-migrator-member"
+OPTIONS = {
+    "pollSeconds": 0,
+    "healthTimeoutSeconds": 60,
+    "bakeSeconds": 0,
+    "drainSeconds": 0,
+    "healthyChecksRequired": 2,
+}
+#: The demo estate's deployments by verdict (local/demo_estate.py).
+MIGRATABLE = {"shop-ip-tg", "api-ip-tg", "media-ip-tg"}
+BLOCKED = {"payments-ip-tg", "admin-ip-tg", "partner-ip-tg"}
+DEADLINE_SECONDS = 240
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[LocalRuntime]:
+    started = time.monotonic()
+    rt = LocalRuntime(port=0, seed="demo").start()
+    print(f"runtime ready in {time.monotonic() - started:.1f} s")
+    try:
+        yield rt
+    finally:
+        rt.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_faults_left(runtime: LocalRuntime) -> Iterator[None]:
+    yield
+    runtime.realism.clear_faults()
+
+
+def role_arn(account: str) -> str:
+    return f"arn:aws:iam::{account}:role/{MEMBER_ROLE}"
+
+
+def member_clients(rt: LocalRuntime, account: str) -> ClientFactory:
+    """Clients acting in `account` of the emulator, through its member role."""
+    return ClientFactory(
+        AwsTarget(region=rt.region, endpoint_url=rt.endpoint, role_arn=role_arn(account))
+    )
+
+
+def seeded_member(rt: LocalRuntime, account: str) -> DemoEstate:
+    """The demo estate, seeded in a member account (moto: one backend per account)."""
+    calls = dict(rt.realism.calls)
+    estate = seed_demo(member_clients(rt, account))
+    rt.realism.calls.clear()
+    rt.realism.calls.update(calls)
+    return estate
+
+
+def shop_listener(clients: ClientFactory) -> dict[str, Any]:
+    elb = clients.client("elbv2")
+    [nlb] = elb.describe_load_balancers(Names=["shop-nlb"])["LoadBalancers"]
+    [listener] = elb.describe_listeners(LoadBalancerArn=nlb["LoadBalancerArn"])["Listeners"]
+    return dict(listener)
+
+
+def forwards_to_alb_group(clients: ClientFactory, nlb_name: str) -> bool:
+    elb = clients.client("elbv2")
+    [nlb] = elb.describe_load_balancers(Names=[nlb_name])["LoadBalancers"]
+    listeners = elb.describe_listeners(LoadBalancerArn=nlb["LoadBalancerArn"])["Listeners"]
+    groups = [a["TargetGroupArn"] for li in listeners for a in li["DefaultActions"]]
+    described = elb.describe_target_groups(TargetGroupArns=groups)["TargetGroups"]
+    return len(listeners) == 1 and all(g["TargetType"] == "alb" for g in described)
+
+
+def run_fleet(rt: LocalRuntime, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Start a fleet execution, wait (bounded) until it ends, return `status --fleet`'s view."""
+    service = Service.connect(rt.clients(), rt.stack_name)
+    sfn = rt.clients().client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=rt.outputs["FleetStateMachineArn"], name=name, input=json.dumps(spec)
+    )["executionArn"]
+    started = time.monotonic()
+    while True:
+        status = service.fleet_status(name)
+        if status["done"]:
+            print(f"{name}: {status['status']} in {time.monotonic() - started:.1f} s")
+            assert status["executionArn"] == arn
+            return status
+        if time.monotonic() - started > DEADLINE_SECONDS:
+            pytest.fail(f"fleet {name} still RUNNING after {DEADLINE_SECONDS} s")
+        time.sleep(0.5)
+
+
+def by_group(children: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Children keyed by the legacy target group name their migration id starts with."""
+    return {c["migrationId"].rsplit("-", 1)[0]: c for c in children}
+
+
+def test_one_failed_child_within_tolerance_lets_the_fleet_succeed(runtime: LocalRuntime) -> None:
+    # Given the hub account's demo estate, and ELB refusing the change of the shop listener
+    hub = runtime.clients()
+    before = shop_listener(hub)
+    runtime.realism.add_fault(
+        FaultRule(
+            "elbv2",
+            "ModifyListener",
+            error_code="AccessDenied",
+            message="refused for this test",
+            match={"ListenerArn": before["ListenerArn"]},
+        )
+    )
+    spec = {
+        "targets": [{"accountId": HUB_ACCOUNT, "regions": [runtime.region]}],
+        "maxConcurrency": 3,
+        "toleratedFailurePercentage": 50,
+        "options": OPTIONS,
+    }
+
+    # When the fleet runs
+    status = run_fleet(runtime, "fleet-tolerated", spec)
+
+    # Then it succeeds: 1 of 3 children failed, within the 50% tolerated
+    assert status["status"] == "SUCCEEDED", (status["error"], status["cause"])
+    report = status["report"]
+    assert report["withinTolerance"] is True
+    assert report["counts"] == {
+        "migrations": 3,
+        "succeeded": 2,
+        "failed": 1,
+        "blocked": 3,
+        "orphaned": 1,
+        "accountErrors": 0,
+    }
+    children = by_group(report["children"])
+    assert set(children) == MIGRATABLE
+    # and the failed child carries its own execution's error: cutover refused, rolled back
+    shop = children["shop-ip-tg"]
+    assert shop["status"] == "FAILED"
+    assert shop["error"] == "MigrationRolledBack"
+    assert "refused for this test" in shop["cause"]
+    assert shop_listener(hub)["DefaultActions"] == before["DefaultActions"]
+    # and the others went on and completed
+    assert children["api-ip-tg"]["status"] == children["media-ip-tg"]["status"] == "SUCCEEDED"
+    assert forwards_to_alb_group(hub, "api-nlb")
+    assert forwards_to_alb_group(hub, "media-nlb")
+    # and the blocked and orphaned deployments are listed with their reasons
+    skipped = {s["migrationId"].rsplit("-", 1)[0]: s for s in report["skipped"]}
+    assert {k for k, s in skipped.items() if s["verdict"] == "blocked"} == BLOCKED
+    assert [s["verdict"] for k, s in skipped.items() if k not in BLOCKED] == ["orphaned"]
+    payments = skipped["payments-ip-tg"]["blockers"]
+    assert [b["code"] for b in payments] == ["LISTENER_PROTOCOL_UNSUPPORTED"]
+    assert all(b["remediation"] for s in skipped.values() for b in s["blockers"])
+    # and `status --fleet` lists the child executions it started
+    assert {c["status"] for c in status["children"]} == {"SUCCEEDED", "FAILED"}
+    assert len(status["children"]) == 3
+
+
+def test_failures_beyond_tolerance_fail_the_fleet_after_every_child_ran(
+    runtime: LocalRuntime,
+) -> None:
+    # Given a member account's demo estate (reached through the default member role), and
+    # ELB refusing the change of its shop listener
+    account = "222222222222"
+    seeded_member(runtime, account)
+    member = member_clients(runtime, account)
+    before = shop_listener(member)
+    runtime.realism.add_fault(
+        FaultRule(
+            "elbv2",
+            "ModifyListener",
+            error_code="AccessDenied",
+            match={"ListenerArn": before["ListenerArn"]},
+        )
+    )
+    spec = {
+        "targets": [{"accountId": account, "regions": [runtime.region]}],
+        "maxConcurrency": 2,
+        "options": OPTIONS,
+    }
+
+    # When the fleet runs with no failure tolerated (the default)
+    status = run_fleet(runtime, "fleet-intolerant", spec)
+
+    # Then the fleet fails on the threshold, with the summary as the cause
+    assert status["status"] == "FAILED"
+    assert status["error"] == "FleetFailureThresholdExceeded"
+    assert "1 failed" in status["cause"]
+    # and the report is still there, every child having run to its end
+    report = status["report"]
+    assert report["withinTolerance"] is False
+    assert report["toleratedFailurePercentage"] == 0
+    assert (report["counts"]["succeeded"], report["counts"]["failed"]) == (2, 1)
+    children = by_group(report["children"])
+    assert children["shop-ip-tg"]["error"] == "MigrationRolledBack"
+    assert {c["accountId"] for c in report["children"]} == {account}
+    # and the member account's other deployments were migrated there, not in the hub
+    assert forwards_to_alb_group(member, "api-nlb")
+    assert forwards_to_alb_group(member, "media-nlb")
+    assert shop_listener(member)["DefaultActions"] == before["DefaultActions"]
+
+
+def test_an_account_whose_role_cannot_be_assumed_does_not_stop_the_others(
+    runtime: LocalRuntime,
+) -> None:
+    # Given a member account with the demo estate, and one whose member role refuses the hub
+    reachable, unreachable = "333333333333", "444444444444"
+    seeded_member(runtime, reachable)
+    runtime.realism.add_fault(
+        FaultRule(
+            "sts",
+            "AssumeRole",
+            error_code="AccessDenied",
+            message="User is not authorized to perform: sts:AssumeRole",
+            match={"RoleArn": role_arn(unreachable)},
+            times=None,
+        )
+    )
+    spec = {
+        "targets": [
+            {
+                "accountId": reachable,
+                "regions": [runtime.region],
+                "roleArn": role_arn(reachable),
+                "externalId": "fleet-test-secret",
+            },
+            {"accountId": unreachable, "regions": [runtime.region]},
+        ],
+        "maxConcurrency": 4,
+        "toleratedFailurePercentage": 30,
+        "options": OPTIONS,
+    }
+
+    # When the fleet runs
+    status = run_fleet(runtime, "fleet-unreachable", spec)
+
+    # Then the unreachable account is one error, with what went wrong and how to fix it
+    report = status["report"]
+    [error] = report["errors"]
+    assert (error["accountId"], error["region"]) == (unreachable, runtime.region)
+    assert error["error"] == "AccessDenied"
+    assert f"Cannot assume role {role_arn(unreachable)}" in error["message"]
+    assert "not authorized" in error["message"]
+    assert "member-role.yaml" in error["remediation"]
+    # and the reachable account's deployments all migrated
+    assert report["counts"]["succeeded"] == 3
+    assert report["counts"]["failed"] == 0
+    assert forwards_to_alb_group(member_clients(runtime, reachable), "shop-nlb")
+    # and the error counts as one failed unit of four: 25% <= 30% tolerated
+    assert report["failurePercentage"] == 25
+    assert status["status"] == "SUCCEEDED", (status["error"], status["cause"])
+
+
+def test_cli_starts_a_fleet_from_a_file_and_shows_its_report(
+    runtime: LocalRuntime, tmp_path: Path
+) -> None:
+    # Given a member account with the demo estate, and a fleet file naming it (YAML)
+    account = "555555555555"
+    seeded_member(runtime, account)
+    fleet_file = tmp_path / "fleet.yaml"
+    fleet_file.write_text(
+        yaml.safe_dump(
+            {
+                "targets": [{"accountId": account, "regions": [runtime.region]}],
+                "maxConcurrency": 3,
+                "options": OPTIONS,
+            }
+        )
+    )
+    aws = ["--region", runtime.region, "--endpoint-url", runtime.endpoint]
+
+    # When `migrate --fleet FILE --yes --wait` runs
+    started = runner.invoke(app, [*aws, "migrate", "--fleet", str(fleet_file), "--yes", "--wait"])
+
+    # Then it starts the fleet execution, prints its ARN, waits and shows the report
+    assert started.exit_code == 0, started.output
+    [arn] = re.findall(r"fleet: (arn:aws:states:\S+)", started.output)
+    assert ":execution:ipsync-migrator-fleet:fleet-" in arn
+    assert "3 migration(s): 3 succeeded, 0 failed" in started.output
+    # and `status --fleet NAME -o json` shows the same execution, done, with its report
+    shown = runner.invoke(app, [*aws, "status", "--fleet", arn.rsplit(":", 1)[-1], "-o", "json"])
+    assert shown.exit_code == 0, shown.output
+    status = json.loads(shown.output)
+    assert (status["executionArn"], status["status"]) == (arn, "SUCCEEDED")
+    assert status["report"]["counts"]["succeeded"] == 3
+    assert {s["verdict"] for s in status["report"]["skipped"]} == {"blocked", "orphaned"}
+    # and a bad fleet file is one clear error, before anything starts
+    fleet_file.write_text("targets: []\n")
+    refused = runner.invoke(app, [*aws, "migrate", "--fleet", str(fleet_file), "--yes"])
+    assert refused.exit_code == 2
+    assert "targets: List should have at least 1 item" in refused.output
+
+
+def test_distributed_map_branch_runs_the_same_iterations(runtime: LocalRuntime) -> None:
+    # Given the deployed fleet definition with its large-fleet branch forced (a fleet of more
+    # than 40 migrations is too slow for a test), and a member account's demo estate
+    account = "666666666666"
+    seeded_member(runtime, account)
+    sfn = runtime.clients().client("stepfunctions")
+    deployed = sfn.describe_state_machine(stateMachineArn=runtime.outputs["FleetStateMachineArn"])
+    definition = json.loads(deployed["definition"])
+    definition["States"]["IsLargeFleet"]["Default"] = "MigrateLargeFleet"
+    forced = sfn.create_state_machine(
+        name="fleet-forced-distributed",
+        definition=json.dumps(definition),
+        roleArn=deployed["roleArn"],
+    )["stateMachineArn"]
+    spec = {"targets": [{"accountId": account, "regions": [runtime.region]}], "options": OPTIONS}
+
+    # When it runs
+    arn = sfn.start_execution(stateMachineArn=forced, input=json.dumps(spec))["executionArn"]
+    started = time.monotonic()
+    while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() - started < DEADLINE_SECONDS, "still RUNNING"
+        time.sleep(0.5)
+
+    # Then the Distributed Map ran every child migration, and the report is the same shape
+    assert execution["status"] == "SUCCEEDED", (execution.get("error"), execution.get("cause"))
+    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    entered = {
+        e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e
+    }
+    assert "MigrateLargeFleet" in entered and "MigrateFleet" not in entered
+    report = json.loads(execution["output"])
+    assert report["counts"]["succeeded"] == 3
+    assert forwards_to_alb_group(member_clients(runtime, account), "shop-nlb")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class IpsyncError(Exception):
     """Base of every error this project raises on purpose."""
@@ -82,3 +84,11 @@ class AwsServiceError(IpsyncError):
     """An AWS error that is not one of the above, passed on with its code."""
 
     code = "AwsServiceError"
+
+
+def validation_problems(exc: ValidationError, root: str) -> str:
+    """Pydantic's errors as `field.path: message; ...` (`root` names a top-level error)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in error['loc']) or root}: {error['msg']}"
+        for error in exc.errors()
+    )

@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError, model_validator
 from ipsync_migrator.aws.identity import caller_arn
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.discovery import discover
-from ipsync_migrator.errors import InvalidInputError, IpsyncError
+from ipsync_migrator.errors import InvalidInputError, IpsyncError, validation_problems
 from ipsync_migrator.events import DetailType, Publisher
 from ipsync_migrator.journal import utc_now
 from ipsync_migrator.models import (
@@ -86,10 +86,7 @@ def parse_fleet_spec(data: Any, source: str = "fleet input") -> FleetSpec:
     try:
         return FleetSpec.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'top level'}: {error['msg']}"
-            for error in exc.errors()
-        )
+        problems = validation_problems(exc, "top level")
         raise InvalidInputError(
             f"Invalid {source}: {problems}.",
             'A fleet file is JSON (or YAML): {"targets": [{"accountId": "123456789012", '

@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
-from ipsync_migrator.errors import InvalidInputError
+from ipsync_migrator.errors import InvalidInputError, validation_problems
 
 SERVICE = "ipsync-migrator"
 logger = Logger(service=SERVICE)
@@ -28,10 +28,7 @@ def parse(model: type[M], event: Any) -> M:
     try:
         return model.model_validate(event)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'event'}: {error['msg']}"
-            for error in exc.errors()
-        )
+        problems = validation_problems(exc, "event")
         raise InvalidInputError(
             f"Invalid {model.__name__}: {problems}.",
             "Send the input described in README.md (samples in events/).",

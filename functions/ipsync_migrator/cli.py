@@ -34,7 +34,7 @@ from ipsync_migrator.render import (
     status_table,
 )
 from ipsync_migrator.render_fleet import fleet_spec_view, fleet_status_view
-from ipsync_migrator.reporting import build_report, markdown
+from ipsync_migrator.reporting import MigrationReport, build_report, markdown
 from ipsync_migrator.steps.preflight import RESTARTABLE
 from ipsync_migrator.steps.replay import FINALIZED_ACTION
 
@@ -290,17 +290,20 @@ class ReportOutput(StrEnum):
 def report_command(
     ctx: typer.Context,
     output: Annotated[ReportOutput, typer.Option("--output", "-o")] = ReportOutput.TABLE,
+    fleet: Annotated[
+        str | None,
+        typer.Option(
+            "--fleet", help="Report on a fleet execution (name or ARN) across its accounts."
+        ),
+    ] = None,
     stack_name: StackOption = DEFAULT_STACK_NAME,
 ) -> None:
     """Deployments by verdict and outcome, blockers by reason, invocations retired."""
     clients = ClientFactory(ctx.obj)
-    discovery = _run(lambda: _discover(clients, Output.JSON))
-    try:
-        records = Service.connect(clients, stack_name).records()
-    except NotFoundError as exc:
-        err.print(f"note: {exc.message} Outcomes are shown as 'not started'.", highlight=False)
-        records = []
-    report = build_report(discovery, records)
+    if fleet is not None:
+        report = _run(lambda: Service.connect(clients, stack_name).fleet_report(fleet))
+    else:
+        report = _account_report(clients, stack_name)
     if output == ReportOutput.JSON:
         _print_json(report.to_json_dict())
     elif output == ReportOutput.MARKDOWN:
@@ -332,6 +335,17 @@ def replay_rollback_command(
         out.print(f"{migration_id}: {outcome}{action}")
     if not outcomes:
         out.print("no migration events in that window")
+
+
+def _account_report(clients: ClientFactory, stack_name: str) -> MigrationReport:
+    """This account and region: discovery now, joined with the journal (if deployed)."""
+    discovery = _run(lambda: _discover(clients, Output.JSON))
+    try:
+        records = Service.connect(clients, stack_name).records()
+    except NotFoundError as exc:
+        err.print(f"note: {exc.message} Outcomes are shown as 'not started'.", highlight=False)
+        records = []
+    return build_report(discovery, records)
 
 
 def _choose(report: DiscoveryReport, references: list[str], all_: bool) -> list[Deployment]:

@@ -41,6 +41,8 @@ SUCCEEDED, FAILED = "SUCCEEDED", "FAILED"
 #: The fleet state machine's task names (handlers' step names, logs and metrics).
 DISCOVER_FLEET_STEP = "discover_fleet"
 FLEET_REPORT_STEP = "fleet_report"
+#: The fleet state machine's discovery state: its output is {"fleet": discover_fleet(...)}.
+FLEET_DISCOVER_STATE = "DiscoverFleet"
 #: The fleet state machine's report state (statemachine/fleet.asl.json): its output is the report.
 FLEET_REPORT_STATE = "FleetReport"
 

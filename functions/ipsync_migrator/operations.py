@@ -12,9 +12,10 @@ from ipsync_migrator.aws.service import Executions, Replays, StackOutputs, invok
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.errors import IpsyncError, NotFoundError
 from ipsync_migrator.events import replay_name
-from ipsync_migrator.fleet import FLEET_REPORT_STATE, FleetSpec
+from ipsync_migrator.fleet import FLEET_DISCOVER_STATE, FLEET_REPORT_STATE, FleetSpec
 from ipsync_migrator.journal import MigrationRecord, load
 from ipsync_migrator.models import Deployment, MigrationOptions, stable_suffix
+from ipsync_migrator.reporting import MigrationReport, build_fleet_report
 from ipsync_migrator.steps.approval import pending_approval
 from ipsync_migrator.steps.context import StepContext
 from ipsync_migrator.steps.legacy_stack import delete_legacy_stack
@@ -178,7 +179,7 @@ class Service:
     def fleet_status(self, reference: str) -> dict[str, Any]:
         """A fleet execution's status, its child migrations so far and, once done, its report."""
         fleets = self.fleets
-        arn = reference if reference.startswith("arn:") else fleets.arn_of(reference)
+        arn = self._fleet_arn(reference)
         execution = fleets.describe(arn)
         done = execution["status"] in TERMINAL
         # Child executions are named <migration id>-<hash of the fleet execution's ARN>.
@@ -190,7 +191,7 @@ class Service:
         ]
         return {
             "executionArn": arn,
-            "name": execution.get("name", arn.rsplit(":", 1)[-1]),
+            "name": execution.get("name", _execution_name(arn)),
             "status": execution["status"],
             "error": execution.get("error"),
             "cause": execution.get("cause"),
@@ -198,6 +199,31 @@ class Service:
             "children": sorted(children, key=lambda c: c["name"]),
             "report": fleets.state_output(arn, FLEET_REPORT_STATE) if done else None,
         }
+
+    def fleet_report(self, reference: str) -> MigrationReport:
+        """The migration report of one fleet: its discovery, the journal, its children."""
+        arn = self._fleet_arn(reference)
+        discovered = self.fleets.state_output(arn, FLEET_DISCOVER_STATE)
+        if discovered is None:
+            status = self.fleets.describe(arn)["status"]
+            raise NotFoundError(
+                f"Fleet {_execution_name(arn)} has no discovery result yet (it is {status}).",
+                "Wait for it with `ipsync-migrator status --fleet NAME`; a fleet that failed "
+                "before discovering anything has nothing to report.",
+            )
+        finished = self.fleets.state_output(arn, FLEET_REPORT_STATE)
+        fleet = discovered["fleet"]
+        ids = {item["migrationId"] for item in fleet.get("items", [])}
+        records = [r for r in self.journal.all() if r.migration_id in ids]
+        children = finished["children"] if finished else None
+        return build_fleet_report(_execution_name(arn), fleet, children, records)
+
+    def _fleet_arn(self, reference: str) -> str:
+        return reference if reference.startswith("arn:") else self.fleets.arn_of(reference)
+
+
+def _execution_name(arn: str) -> str:
+    return arn.rsplit(":", 1)[-1]
 
 
 class _NoEvents:

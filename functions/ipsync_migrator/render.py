@@ -12,7 +12,7 @@ from rich.text import Text
 
 from ipsync_migrator.journal import MigrationRecord, MigrationState
 from ipsync_migrator.models import DiscoveryReport, Finding, Plan, Severity, Verdict
-from ipsync_migrator.reporting import MigrationReport
+from ipsync_migrator.reporting import MigrationReport, title
 
 VERDICT_STYLE = {
     Verdict.MIGRATABLE: "bold green",
@@ -27,6 +27,7 @@ STATE_STYLE = {
     MigrationState.ROLLED_BACK: "yellow",
     MigrationState.FAILED: "bold red",
 }
+OUTCOME_STYLE = {state.value: style for state, style in STATE_STYLE.items()}
 SEVERITY_STYLE = {Severity.BLOCKER: "red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
 
 
@@ -174,17 +175,25 @@ def status_table(records: list[MigrationRecord]) -> Table:
 
 
 def report_view(report: MigrationReport) -> Group:
-    table = Table(title=f"IP-sync migrations in {report.account} / {report.region}")
+    fleet = report.fleet is not None
+    table = Table(title=title(report))
     table.add_column("Id", overflow="fold", max_width=26)
+    if fleet:
+        table.add_column("Account\nregion", no_wrap=True)
     table.add_column("Verdict")
-    table.add_column("Outcome")
+    table.add_column("Outcome", overflow="fold")
     table.add_column("Invocations/mo", justify="right")
     table.add_column("To cutover", justify="right")
     for row in report.rows:
+        place = [f"{row.account_id or '-'}\n{row.region or '-'}"] if fleet else []
+        outcome = Text(row.outcome, OUTCOME_STYLE.get(row.outcome, ""))
+        if row.error:
+            outcome.append(f"\n{row.error}", style="red")
         table.add_row(
             row.id,
+            *place,
             row.verdict,
-            row.outcome,
+            outcome,
             f"{row.invocations_per_month:,}" if row.invocations_per_month else "",
             f"{row.seconds_to_cutover:.0f} s" if row.seconds_to_cutover is not None else "",
         )
@@ -201,6 +210,14 @@ def report_view(report: MigrationReport) -> Group:
                 (f"{group.code}", "red"),
                 f" ({len(group.deployments)}): {', '.join(group.deployments)}\n  fix: ",
                 (group.remediation, "italic"),
+            )
+        )
+    for miss in report.unreached:
+        parts.append(
+            Text.assemble(
+                ("not reached ", "bold red"),
+                f"{miss.account_id} / {miss.region}: {miss.error}: {miss.message}\n  fix: ",
+                (miss.remediation, "italic"),
             )
         )
     return Group(*parts)

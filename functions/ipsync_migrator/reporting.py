@@ -14,6 +14,8 @@ MINUTES_PER_MONTH = 30 * 24 * 60
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
 _UNIT_MINUTES = {"minute": 1, "hour": 60, "day": 1440}
 RETIRED_STATES = frozenset({MigrationState.RETIRED, MigrationState.FINALIZED})
+NOT_STARTED = "not started"
+SUCCEEDED = "SUCCEEDED"
 
 
 class ReportRow(Model):
@@ -24,12 +26,27 @@ class ReportRow(Model):
     invocations_per_month: int | None
     seconds_to_cutover: float | None = None
     blockers: list[str] = []
+    #: Where the deployment lives (fleet reports; a single report's are the report's own).
+    account_id: str | None = None
+    region: str | None = None
+    #: Why a fleet's child migration failed (its execution's error, or the journal's).
+    error: str | None = None
 
 
 class BlockerGroup(Model):
     code: str
     remediation: str
     deployments: list[str]
+
+
+class Unreached(Model):
+    """A fleet's account and region that could not be read: its deployments are unknown."""
+
+    account_id: str
+    region: str
+    error: str
+    message: str
+    remediation: str = ""
 
 
 class MigrationReport(Model):
@@ -40,6 +57,9 @@ class MigrationReport(Model):
     by_outcome: dict[str, int]
     blockers: list[BlockerGroup]
     invocations_retired_per_month: int
+    #: The fleet execution's name (fleet reports only) and the accounts it could not read.
+    fleet: str | None = None
+    unreached: list[Unreached] = []
 
 
 def invocations_per_month(schedules: list[Schedule]) -> int | None:
@@ -56,6 +76,39 @@ def invocations_per_month(schedules: list[Schedule]) -> int | None:
     return total
 
 
+class _Builder:
+    """Rows plus blockers grouped by code (with the first remediation seen for each code)."""
+
+    def __init__(self) -> None:
+        self.rows: list[ReportRow] = []
+        self.groups: dict[str, list[str]] = defaultdict(list)
+        self.remediation: dict[str, str] = {}
+
+    def add(self, row: ReportRow, blockers: list[tuple[str, str]]) -> None:
+        for code, remediation in blockers:
+            self.groups[code].append(row.id)
+            self.remediation.setdefault(code, remediation)
+        self.rows.append(row.model_copy(update={"blockers": [code for code, _ in blockers]}))
+
+    def report(self, account: str, region: str, **extra: Any) -> MigrationReport:
+        retired_states = {s.value for s in RETIRED_STATES}
+        return MigrationReport(
+            account=account,
+            region=region,
+            rows=self.rows,
+            by_verdict=_count(row.verdict for row in self.rows),
+            by_outcome=_count(row.outcome for row in self.rows),
+            blockers=[
+                BlockerGroup(code=code, remediation=self.remediation[code], deployments=ids)
+                for code, ids in sorted(self.groups.items())
+            ],
+            invocations_retired_per_month=sum(
+                row.invocations_per_month or 0 for row in self.rows if row.outcome in retired_states
+            ),
+            **extra,
+        )
+
+
 def build_report(discovery: DiscoveryReport, records: list[MigrationRecord]) -> MigrationReport:
     """Join what discovery sees now with what the journal says happened."""
     journal = {r.migration_id: r for r in records}
@@ -65,62 +118,130 @@ def build_report(discovery: DiscoveryReport, records: list[MigrationRecord]) -> 
         # the journal's pre-migration view of the deployment is the one to report on.
         if record.deployment:
             deployments[record.migration_id] = Deployment.model_validate(record.deployment)
-    rows, groups = [], defaultdict(list)
-    remediation: dict[str, str] = {}
+    builder = _Builder()
     for deployment in sorted(deployments.values(), key=lambda d: d.id):
         entry = journal.get(deployment.id)
         # After cutover discovery reads the deployment as unused: the journal's view wins.
         migrated = entry is not None and entry.state != MigrationState.PLANNED
-        verdict = "migratable" if migrated else deployment.verdict.value
         blockers = [] if migrated else deployment.blockers
-        for finding in blockers:
-            groups[finding.code.value].append(deployment.id)
-            remediation.setdefault(finding.code.value, finding.remediation)
-        snapshot_schedules = deployment.schedules
-        rows.append(
+        builder.add(
             ReportRow(
                 id=deployment.id,
                 function=deployment.function.name,
-                verdict=verdict,
-                outcome=entry.state.value if entry else "not started",
-                invocations_per_month=invocations_per_month(snapshot_schedules),
+                verdict="migratable" if migrated else deployment.verdict.value,
+                outcome=entry.state.value if entry else NOT_STARTED,
+                invocations_per_month=invocations_per_month(deployment.schedules),
                 seconds_to_cutover=_seconds_to_cutover(entry),
-                blockers=[f.code.value for f in blockers],
-            )
+            ),
+            [(f.code.value, f.remediation) for f in blockers],
         )
-    retired = sum(
-        row.invocations_per_month or 0
-        for row in rows
-        if row.outcome in {s.value for s in RETIRED_STATES}
+    return builder.report(discovery.account, discovery.region)
+
+
+def build_fleet_report(
+    fleet: str,
+    discovered: dict[str, Any],
+    children: list[dict[str, Any]] | None,
+    records: list[MigrationRecord],
+) -> MigrationReport:
+    """A fleet's report: what its discovery found in every account and region, joined with
+    the journal (outcomes, timings, invocations) and, once done, its children's results.
+
+    `discovered` is the fleet's DiscoverFleet output (items, skipped, errors), `children`
+    the FleetReport's per-migration results (None while the fleet runs).
+    """
+    journal = {r.migration_id: r for r in records}
+    results = {c["migrationId"]: c for c in children or []}
+    builder = _Builder()
+    for item in sorted(discovered.get("items", []), key=lambda i: i["migrationId"]):
+        migration_id = item["migrationId"]
+        entry = journal.get(migration_id)
+        deployment = (
+            Deployment.model_validate(entry.deployment) if entry and entry.deployment else None
+        )
+        result = results.get(migration_id, {})
+        failed = result.get("status", SUCCEEDED) != SUCCEEDED
+        outcome = entry.state.value if entry else ("failed" if failed else NOT_STARTED)
+        error = (result.get("error") or "") if failed else ""
+        if failed and entry and entry.last_error:
+            error = entry.last_error
+        target = item.get("target", {})
+        builder.add(
+            ReportRow(
+                id=migration_id,
+                function=deployment.function.name if deployment else "",
+                verdict="migratable",
+                outcome=outcome,
+                invocations_per_month=(
+                    invocations_per_month(deployment.schedules) if deployment else None
+                ),
+                seconds_to_cutover=_seconds_to_cutover(entry),
+                account_id=target.get("accountId"),
+                region=target.get("region"),
+                error=error or None,
+            ),
+            [],
+        )
+    for item in sorted(discovered.get("skipped", []), key=lambda i: i["migrationId"]):
+        builder.add(
+            ReportRow(
+                id=item["migrationId"],
+                function=item.get("functionName", ""),
+                verdict=item.get("verdict", ""),
+                outcome=NOT_STARTED,
+                invocations_per_month=None,
+                account_id=item.get("accountId"),
+                region=item.get("region"),
+            ),
+            [(b["code"], b.get("remediation", "")) for b in item.get("blockers", [])],
+        )
+    unreached = [
+        Unreached(
+            account_id=e["accountId"],
+            region=e["region"],
+            error=e.get("error", ""),
+            message=e.get("message", ""),
+            remediation=e.get("remediation", ""),
+        )
+        for e in discovered.get("errors", [])
+    ]
+    scope = sorted(
+        {(r.account_id or "", r.region or "") for r in builder.rows}
+        | {(u.account_id, u.region) for u in unreached}
     )
-    return MigrationReport(
-        account=discovery.account,
-        region=discovery.region,
-        rows=rows,
-        by_verdict=_count(row.verdict for row in rows),
-        by_outcome=_count(row.outcome for row in rows),
-        blockers=[
-            BlockerGroup(code=code, remediation=remediation[code], deployments=ids)
-            for code, ids in sorted(groups.items())
-        ],
-        invocations_retired_per_month=retired,
-    )
+    accounts = sorted({a for a, _ in scope})
+    regions = sorted({r for _, r in scope})
+    return builder.report(", ".join(accounts), ", ".join(regions), fleet=fleet, unreached=unreached)
+
+
+def title(report: MigrationReport) -> str:
+    if report.fleet:
+        return f"IP-sync fleet report: {report.fleet}"
+    return f"IP-sync migration report: {report.account} / {report.region}"
 
 
 def markdown(report: MigrationReport) -> str:
+    fleet = report.fleet is not None
+    where = "account / region | " if fleet else ""
     lines = [
-        f"# IP-sync migration report: {report.account} / {report.region}",
+        f"# {title(report)}",
         "",
         f"Legacy invocations retired: **{report.invocations_retired_per_month:,} per month**.",
         "",
-        "| deployment | function | verdict | outcome | invocations/month | start to cutover |",
-        "|---|---|---|---|---:|---:|",
+        "Deployments by verdict: " + _counts_text(report.by_verdict) + ".",
+        "Outcomes: " + _counts_text(report.by_outcome) + ".",
+        "",
+        f"| deployment | {where}function | verdict | outcome | invocations/month "
+        "| start to cutover |",
+        "|---|" + ("---|" if fleet else "") + "---|---|---|---:|---:|",
     ]
     for row in report.rows:
         cutover = f"{row.seconds_to_cutover:.0f} s" if row.seconds_to_cutover is not None else ""
         invocations = f"{row.invocations_per_month:,}" if row.invocations_per_month else ""
+        place = f"{row.account_id or '-'} / {row.region or '-'} | " if fleet else ""
+        outcome = f"{row.outcome}: {_cell(row.error)}" if row.error else row.outcome
         lines.append(
-            f"| {row.id} | {row.function} | {row.verdict} | {row.outcome} | {invocations} "
+            f"| {row.id} | {place}{row.function} | {row.verdict} | {outcome} | {invocations} "
             f"| {cutover} |"
         )
     lines += ["", "## Blockers", ""]
@@ -131,7 +252,23 @@ def markdown(report: MigrationReport) -> str:
         ]
     if not report.blockers:
         lines.append("None.")
+    if report.unreached:
+        lines += ["", "## Accounts and regions not reached", ""]
+        for miss in report.unreached:
+            lines += [
+                f"- **{miss.account_id} / {miss.region}**: {miss.error}: {miss.message}",
+                f"  - fix: {miss.remediation}",
+            ]
     return "\n".join(lines) + "\n"
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{count} {name}" for name, count in counts.items()) or "none"
+
+
+def _cell(text: str) -> str:
+    """Text safe inside one markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _count(values: Any) -> dict[str, int]:

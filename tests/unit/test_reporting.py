@@ -5,7 +5,12 @@ from __future__ import annotations
 from ipsync_migrator.discovery import build_deployment
 from ipsync_migrator.journal import MigrationRecord, MigrationState
 from ipsync_migrator.models import DiscoveryReport, Schedule
-from ipsync_migrator.reporting import build_report, invocations_per_month, markdown
+from ipsync_migrator.reporting import (
+    build_fleet_report,
+    build_report,
+    invocations_per_month,
+    markdown,
+)
 from tests.unit import facts as f
 
 
@@ -46,3 +51,68 @@ def test_report_joins_discovery_with_the_journal() -> None:
     assert report.by_outcome == {"not started": 1, "retired": 1}
     text = markdown(report)
     assert "43,200 per month" in text and "ALB_NOT_FOUND" in text
+
+
+def test_fleet_report_joins_discovery_children_and_journal() -> None:
+    # Given a fleet's discovery: two migratable items in two accounts, one blocked deployment,
+    # one unreachable account; one child retired (journaled), one failed before journaling
+    migrated = build_deployment(f.facts())
+    item = {
+        "migrationId": migrated.id,
+        "target": {"accountId": "111111111111", "region": "eu-west-1"},
+    }
+    lost = {"migrationId": "lost-1", "target": {"accountId": "222222222222", "region": "us-east-1"}}
+    blocked = {
+        "migrationId": "blocked-1",
+        "accountId": "222222222222",
+        "region": "us-east-1",
+        "functionName": "old-sync",
+        "verdict": "blocked",
+        "blockers": [{"code": "CROSS_VPC", "message": "m", "remediation": "keep the Lambda"}],
+    }
+    unreachable = {
+        "accountId": "333333333333",
+        "region": "us-east-1",
+        "error": "AccessDenied",
+        "message": "Cannot assume role",
+        "remediation": "deploy member-role.yaml",
+    }
+    discovered = {"items": [item, lost], "skipped": [blocked], "errors": [unreachable]}
+    children = [
+        {"migrationId": migrated.id, "status": "SUCCEEDED", "error": None},
+        {"migrationId": "lost-1", "status": "FAILED", "error": "States.TaskFailed"},
+    ]
+    record = MigrationRecord(
+        migration_id=migrated.id,
+        state=MigrationState.RETIRED,
+        deployment=migrated.to_json_dict(),
+        timestamps={"started": "2026-11-21T10:00:00+00:00", "cutOver": "2026-11-21T10:01:00+00:00"},
+    )
+
+    report = build_fleet_report("fleet-a", discovered, children, [record])
+
+    # Then every deployment is a row in its account, with its outcome
+    rows = {row.id: row for row in report.rows}
+    assert (rows[migrated.id].outcome, rows[migrated.id].account_id) == ("retired", "111111111111")
+    assert rows[migrated.id].seconds_to_cutover == 60
+    assert rows[migrated.id].function == migrated.function.name
+    assert (rows["lost-1"].outcome, rows["lost-1"].error) == ("failed", "States.TaskFailed")
+    assert (rows["blocked-1"].verdict, rows["blocked-1"].blockers) == ("blocked", ["CROSS_VPC"])
+    assert report.by_outcome == {"failed": 1, "not started": 1, "retired": 1}
+    assert report.invocations_retired_per_month == 43_200
+    assert [(g.code, g.remediation) for g in report.blockers] == [("CROSS_VPC", "keep the Lambda")]
+    assert [u.account_id for u in report.unreached] == ["333333333333"]
+    assert report.account == "111111111111, 222222222222, 333333333333"
+    # and the markdown says which fleet, where each row is, and what was not reached
+    text = markdown(report)
+    assert text.startswith("# IP-sync fleet report: fleet-a")
+    assert (
+        "| lost-1 | 222222222222 / us-east-1 |  | migratable | failed: States.TaskFailed |" in text
+    )
+    assert "**333333333333 / us-east-1**: AccessDenied: Cannot assume role" in text
+
+
+def test_a_running_fleet_reports_children_without_results_as_not_started() -> None:
+    discovered = {"items": [{"migrationId": "m-1", "target": {}}], "skipped": [], "errors": []}
+    report = build_fleet_report("fleet-b", discovered, None, [])
+    assert [(r.id, r.outcome, r.error) for r in report.rows] == [("m-1", "not started", None)]

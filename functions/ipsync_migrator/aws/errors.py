@@ -27,7 +27,7 @@ _BAD_CREDENTIALS = {
     "InvalidSignatureException",
     "SignatureDoesNotMatch",
 }
-_NOT_FOUND_SUFFIXES = ("NotFound", "NotFoundException", "NotFoundFault")
+_NOT_FOUND_SUFFIXES = ("NotFound", "NotFoundException", "NotFoundFault", "DoesNotExist")
 _THROTTLED = {
     "Throttling",
     "ThrottlingException",

@@ -177,6 +177,36 @@ def test_one_failed_child_within_tolerance_lets_the_fleet_succeed(runtime: Local
     # and `status --fleet` lists the child executions it started
     assert {c["status"] for c in status["children"]} == {"SUCCEEDED", "FAILED"}
     assert len(status["children"]) == 3
+    # and `report --fleet NAME` joins the fleet with the journal: outcomes, errors, timings,
+    # the invocations its retired deployments no longer make, blockers grouped with fixes
+    aws = ["--region", runtime.region, "--endpoint-url", runtime.endpoint]
+    shown = runner.invoke(app, [*aws, "report", "--fleet", "fleet-tolerated", "-o", "json"])
+    assert shown.exit_code == 0, shown.output
+    fleet_report = json.loads(shown.output)
+    assert fleet_report["fleet"] == "fleet-tolerated"
+    rows = {r["id"].rsplit("-", 1)[0]: r for r in fleet_report["rows"]}
+    assert set(rows) == MIGRATABLE | BLOCKED | {k for k in skipped if k not in BLOCKED}
+    assert {r["accountId"] for r in rows.values()} == {HUB_ACCOUNT}
+    assert rows["shop-ip-tg"]["outcome"] == "rolled_back"
+    assert "refused for this test" in rows["shop-ip-tg"]["error"]
+    for name in ("api-ip-tg", "media-ip-tg"):
+        assert rows[name]["outcome"] == "retired" and rows[name]["error"] is None
+        assert rows[name]["secondsToCutover"] > 0
+    retired = sum(rows[n]["invocationsPerMonth"] for n in ("api-ip-tg", "media-ip-tg"))
+    assert fleet_report["invocationsRetiredPerMonth"] == retired > 0
+    assert fleet_report["byVerdict"] == {"blocked": 3, "migratable": 3, "orphaned": 1}
+    assert fleet_report["byOutcome"] == {"not started": 4, "retired": 2, "rolled_back": 1}
+    groups = {g["code"]: g for g in fleet_report["blockers"]}
+    assert groups["LISTENER_PROTOCOL_UNSUPPORTED"]["deployments"] == [
+        skipped["payments-ip-tg"]["migrationId"]
+    ]
+    assert all(g["remediation"] for g in groups.values())
+    as_markdown = runner.invoke(
+        app, [*aws, "report", "--fleet", "fleet-tolerated", "-o", "markdown"]
+    )
+    assert as_markdown.exit_code == 0, as_markdown.output
+    assert as_markdown.output.startswith("# IP-sync fleet report: fleet-tolerated")
+    assert f"| {HUB_ACCOUNT} / {runtime.region} |" in as_markdown.output
 
 
 def test_failures_beyond_tolerance_fail_the_fleet_after_every_child_ran(
@@ -272,6 +302,20 @@ def test_an_account_whose_role_cannot_be_assumed_does_not_stop_the_others(
     # and the error counts as one failed unit of four: 25% <= 30% tolerated
     assert report["failurePercentage"] == 25
     assert status["status"] == "SUCCEEDED", (status["error"], status["cause"])
+    # and `report --fleet` names the account it could not reach, with the fix
+    aws = ["--region", runtime.region, "--endpoint-url", runtime.endpoint]
+    shown = runner.invoke(app, [*aws, "report", "--fleet", status["executionArn"]])
+    assert shown.exit_code == 0, shown.output
+    assert f"not reached {unreachable} / {runtime.region}: AccessDenied" in shown.output
+    assert reachable in shown.output and "fleet-unreachable" in shown.output
+
+
+def test_report_on_an_unknown_fleet_is_a_clear_error(runtime: LocalRuntime) -> None:
+    aws = ["--region", runtime.region, "--endpoint-url", runtime.endpoint]
+    shown = runner.invoke(app, [*aws, "report", "--fleet", "no-such-fleet"])
+    assert shown.exit_code == 2
+    assert "no-such-fleet" in shown.output
+    assert "fix:" in shown.output
 
 
 def test_cli_starts_a_fleet_from_a_file_and_shows_its_report(

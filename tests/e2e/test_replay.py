@@ -10,6 +10,7 @@ from ipsync_migrator.local.runtime import LocalRuntime
 from ipsync_migrator.models import Verdict
 from ipsync_migrator.operations import Service
 from ipsync_migrator.progress import follow_replay
+from ipsync_migrator.steps.replay import ROLLBACK_BY_REPLAY
 from tests.e2e.conftest import FAST, finished
 from tests.integration.engine.conftest import snapshot
 
@@ -87,3 +88,45 @@ def test_replay_scoped_to_one_migration_leaves_the_others(
     assert follow_replay(service, name, expected) == {first.id: "rolled_back"}
     record = service.journal.get(second.id)
     assert record is not None and record.state == MigrationState.RETIRED
+
+
+def test_replay_delivered_shuffled_and_three_times_rolls_back_each_migration_once(
+    runtime: LocalRuntime, service: Service
+) -> None:
+    # Given three migrations retired on the runtime, and EventBridge delivering the replay
+    # of their events three times each, shuffled, on concurrent threads
+    clients = runtime.clients()
+    original = snapshot(clients)
+    migratable = [d for d in discover(clients).deployments if d.verdict == Verdict.MIGRATABLE]
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    for deployment in migratable:
+        assert finished(service, service.start(deployment, FAST))["status"] == "SUCCEEDED"
+    until = datetime.now(UTC) + timedelta(seconds=5)
+    runtime.events.disorder_replays(copies=3, seed=20261122)
+
+    # When the window is replayed through the bus, its rule and the rollback function
+    name = service.replay_rollback(since, until)
+    outcomes = follow_replay(service, name, service.migrations_in_window(since, until))
+    runtime.events.wait()
+
+    # Then every migration is rolled back, and the estate is exactly as it was before
+    assert outcomes == {d.id: "rolled_back" for d in migratable}
+    assert snapshot(clients) == original
+    replayed = [e for e in runtime.events.delivered if e.get("replay-name") == name]
+    for deployment in migratable:
+        record = service.journal.get(deployment.id)
+        assert record is not None and record.state == MigrationState.ROLLED_BACK
+        # and each delivery of its events was handled: one rolled it back, the rest say so
+        deliveries = [e for e in replayed if e["detail"]["migrationId"] == deployment.id]
+        assert len(deliveries) >= 6 and len(deliveries) % 3 == 0
+        handled = [
+            e.status
+            for e in service.journal.entries(deployment.id)
+            if e.step == ROLLBACK_BY_REPLAY and e.detail == name
+        ]
+        assert len(handled) == len(deliveries)
+        assert handled.count("rolled_back") == 1
+        assert set(handled) == {"rolled_back", "already_rolled_back"}
+    # and the deliveries really were out of order: not grouped by migration as archived
+    order = [e["detail"]["migrationId"] for e in replayed]
+    assert order != sorted(order, key=order.index)

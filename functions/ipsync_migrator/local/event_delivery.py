@@ -5,11 +5,17 @@ Lambda target, and `Replay.replay_events` replays the whole archive whatever the
 This patch delivers matching events to Lambda targets in-process (asynchronously, as
 EventBridge does, through `LambdaBackend.invoke`, which the Lambda bridge routes to our
 handlers) and replays only the archived events whose ingestion time is in the window.
+
+EventBridge promises neither order nor exactly-once delivery; moto replays in archive order,
+once each. `disorder_replays` makes replays deliver every event several times, shuffled
+(all at once, on concurrent threads), so the local runtime can show that rollback by
+replay does not depend on either.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +37,15 @@ class EventDelivery:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self.delivered: list[dict[str, Any]] = []
+        self._replay_copies = 1
+        self._replay_order: random.Random | None = None
+
+    def disorder_replays(self, copies: int = 3, seed: int | None = None) -> None:
+        """Replays deliver each event `copies` times in a shuffled order (1: as archived)."""
+        if copies < 1:
+            raise ValueError("copies must be at least 1")
+        self._replay_copies = copies
+        self._replay_order = random.Random(seed) if copies > 1 or seed is not None else None
 
     def install(self) -> EventDelivery:
         if self._original_send is not None:
@@ -60,6 +75,9 @@ class EventDelivery:
         def replay_events(replay: Any, archive: Any) -> None:
             start, end = float(replay.event_start_time), float(replay.event_end_time)
             window = [e for e in archive.events if start <= _ingested(e) <= end]
+            window *= delivery._replay_copies
+            if delivery._replay_order is not None:
+                delivery._replay_order.shuffle(window)
             saved, archive.events = archive.events, window
             try:
                 original_replay(replay, archive)

@@ -39,8 +39,10 @@ def rollback_replayed(
     elif record.state == MigrationState.FINALIZED:
         result = {**outcome, "outcome": "finalized", "action": FINALIZED_ACTION}
     else:
-        rollback(ctx, migration_id, reason=f"rolled back by replay {replay_name}")
-        result = {**outcome, "outcome": "rolled_back"}
+        done = rollback(ctx, migration_id, reason=f"rolled back by replay {replay_name}")
+        # Deliveries run concurrently: only the one that recorded the rollback reports it.
+        first = not done.get("alreadyRolledBack")
+        result = {**outcome, "outcome": "rolled_back" if first else "already_rolled_back"}
     # Journaled so `ipsync-migrator replay-rollback` can report what this replay did.
     ctx.journal.append(
         StepEntry(

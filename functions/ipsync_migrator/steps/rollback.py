@@ -49,7 +49,8 @@ def rollback(ctx: StepContext, migration_id: str, reason: str = "") -> dict[str,
     for _ in range(ATTEMPTS):
         record = ctx.load(migration_id)
         if record.state == MigrationState.ROLLED_BACK:
-            return {**report, "state": record.state.value}
+            # A concurrent run (e.g. a duplicated replayed event) recorded it first.
+            return {**report, "alreadyRolledBack": True, "state": record.state.value}
         record.probe_listeners = []
         record.last_error = reason or record.last_error
         try:

@@ -414,6 +414,12 @@ def local_command(
     faults: Annotated[
         str | None, typer.Option(help="JSON file of fault rules to inject (local/faults.py).")
     ] = None,
+    notifications: Annotated[
+        bool,
+        typer.Option(
+            help="Deploy with an SNS topic (NotificationTopicArn): subscribe to it to see them."
+        ),
+    ] = False,
 ) -> None:
     """Serve the deployed template on a local emulator with the real handlers, until Ctrl-C."""
     import signal
@@ -425,7 +431,12 @@ def local_command(
         raise KeyboardInterrupt
 
     runtime = _run(
-        lambda: LocalRuntime(port=port, seed=None if seed == "none" else seed, faults=faults)
+        lambda: LocalRuntime(
+            port=port,
+            seed=None if seed == "none" else seed,
+            faults=faults,
+            notifications=notifications,
+        )
     )
     previous = signal.signal(signal.SIGTERM, interrupt)  # `kill` stops cleanly, like Ctrl-C
     try:
@@ -433,6 +444,8 @@ def local_command(
             _run(runtime.start)
         # Plain lines on stdout, flushed: scripts wait for the endpoint line.
         outputs = [f"{key}: {value}" for key, value in runtime.outputs.items()]
+        if runtime.notification_topic_arn:
+            outputs.append(f"NotificationTopicArn: {runtime.notification_topic_arn}")
         sys.stdout.write("\n".join([f"endpoint: {runtime.endpoint}", *outputs]) + "\n")
         sys.stdout.flush()
         err.print(f"Serving (deployed in {runtime.deploy_seconds:.1f} s). Ctrl-C stops.")

@@ -1,10 +1,15 @@
-"""EventBridge delivery the emulator lacks: Lambda targets, and the replay time window.
+"""EventBridge delivery the emulator lacks: Lambda and SNS targets, replay windows, and
+Step Functions' execution status-change events.
 
-moto 5.2 (`moto.events.models.Rule.send_to_targets`) raises NotImplementedError for a
-Lambda target, and `Replay.replay_events` replays the whole archive whatever the window.
+moto 5.2 (`moto.events.models.Rule.send_to_targets`) raises NotImplementedError for Lambda
+and SNS targets, and `Replay.replay_events` replays the whole archive whatever the window.
 This patch delivers matching events to Lambda targets in-process (asynchronously, as
 EventBridge does, through `LambdaBackend.invoke`, which the Lambda bridge routes to our
-handlers) and replays only the archived events whose ingestion time is in the window.
+handlers), publishes them to SNS topics through the target's input transformer (rendered
+as EventBridge does: a value inside a JSON string is escaped into it, where moto's
+`EventTemplateParser` breaks on lists), and replays only the archived events whose
+ingestion time is in the window. moto's Step Functions emits no events: when an execution
+ends, `aws.states` "Step Functions Execution Status Change" goes to the default bus.
 
 EventBridge promises neither order nor exactly-once delivery; moto replays in archive order,
 once each. `disorder_replays` makes replays deliver every event several times, shuffled
@@ -20,12 +25,21 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from jsonpath_ng.ext import parse as jsonpath
 from moto.awslambda.models import lambda_backends
 from moto.events import models as events_models
+from moto.sns.models import sns_backends
+from moto.stepfunctions.parser.backend import execution as sfn_execution
 from moto.utilities.arns import parse_arn
+
+from ipsync_migrator.observability import logger
 
 #: Deliveries to Lambda run on worker threads, like EventBridge's asynchronous invoke.
 _DELIVERY_TIMEOUT_SECONDS = 60
+#: Target services this module delivers to (moto delivers to the others).
+_DELIVERED_HERE = frozenset({"lambda", "sns"})
+#: Step Functions' own event for an execution that ended (on the default bus).
+EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 
 
 class EventDelivery:
@@ -34,6 +48,7 @@ class EventDelivery:
     def __init__(self) -> None:
         self._original_send: Callable[..., None] | None = None
         self._original_replay: Callable[..., None] | None = None
+        self._original_terminated: Callable[..., None] | None = None
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self.delivered: list[dict[str, Any]] = []
@@ -52,17 +67,23 @@ class EventDelivery:
             return self
         self._original_send = events_models.Rule.send_to_targets
         self._original_replay = events_models.Replay.replay_events
+        communication = sfn_execution.BaseExecutionWorkerCommunication
+        self._original_terminated = communication.terminated
         delivery = self
         original_send, original_replay = self._original_send, self._original_replay
+        original_terminated = self._original_terminated
 
         def send_to_targets(
             rule: Any, original_event: dict[str, Any], transform_input: bool = True
         ) -> None:
-            lambdas = [t for t in rule.targets if parse_arn(t["Arn"]).service == "lambda"]
-            if lambdas and rule.event_pattern.matches_event(original_event):
-                for target in lambdas:
-                    delivery._invoke_async(target, original_event)
-            others = [t for t in rule.targets if parse_arn(t["Arn"]).service != "lambda"]
+            ours = [t for t in rule.targets if parse_arn(t["Arn"]).service in _DELIVERED_HERE]
+            if ours and rule.event_pattern.matches_event(original_event):
+                for target in ours:
+                    if parse_arn(target["Arn"]).service == "lambda":
+                        delivery._invoke_async(target, original_event)
+                    else:
+                        _publish(target, original_event, transform_input)
+            others = [t for t in rule.targets if t not in ours]
             if not others:
                 return
             with delivery._lock:  # moto reads rule.targets; hide the Lambda ones from it
@@ -84,8 +105,13 @@ class EventDelivery:
             finally:
                 archive.events = saved
 
+        def terminated(worker: Any) -> None:
+            original_terminated(worker)
+            _announce_execution_end(worker.execution)
+
         events_models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
         events_models.Replay.replay_events = replay_events  # type: ignore[method-assign,assignment]
+        communication.terminated = terminated  # type: ignore[method-assign,assignment]
         return self
 
     def uninstall(self) -> None:
@@ -94,7 +120,9 @@ class EventDelivery:
         self.wait()
         events_models.Rule.send_to_targets = self._original_send  # type: ignore[method-assign,assignment]
         events_models.Replay.replay_events = self._original_replay  # type: ignore[method-assign,assignment]
-        self._original_send = self._original_replay = None
+        communication = sfn_execution.BaseExecutionWorkerCommunication
+        communication.terminated = self._original_terminated  # type: ignore[method-assign,assignment]
+        self._original_send = self._original_replay = self._original_terminated = None
 
     def wait(self, timeout: float = _DELIVERY_TIMEOUT_SECONDS) -> None:
         """Block until every delivery started so far has finished."""
@@ -129,3 +157,92 @@ def _ingested(event: dict[str, Any]) -> float:
         return float(value)
     except (TypeError, ValueError):
         return 0.0
+
+
+def _publish(target: dict[str, Any], event: dict[str, Any], transform_input: bool) -> None:
+    """Publish the event (through the target's input transformer) to an SNS topic."""
+    transformer = target.get("InputTransformer") if transform_input else None
+    if transformer:
+        message = render_input(
+            transformer["InputTemplate"], transformer.get("InputPathsMap", {}), event
+        )
+    else:
+        message = json.dumps(event, default=str)
+    arn = parse_arn(target["Arn"])
+    try:
+        sns_backends[arn.account][arn.region].publish(message, arn=target["Arn"])
+    except Exception as exc:  # EventBridge drops (or dead-letters) what it cannot deliver
+        logger.warning(
+            "event not delivered to SNS", extra={"topic": target["Arn"], "error": str(exc)}
+        )
+
+
+def render_input(template: str, paths: dict[str, str], event: dict[str, Any]) -> str:
+    """An input template with its <variables> filled in, as EventBridge renders it.
+
+    A variable inside a JSON string is escaped into the string (objects and lists as their
+    JSON text); outside one it is the value's JSON. A path that matches nothing is empty.
+    """
+    values: dict[str, Any] = {}
+    for name, path in paths.items():
+        found = jsonpath(path).find(event)  # type: ignore[no-untyped-call]
+        values[name] = found[0].value if found else None
+    out: list[str] = []
+    in_string = escaped = False
+    index = 0
+    while index < len(template):
+        char = template[index]
+        end = template.find(">", index) if char == "<" else -1
+        name = template[index + 1 : end] if end > 0 else ""
+        if name in values:
+            out.append(_fill(values[name], in_string))
+            index = end + 1
+            continue
+        if in_string and char == "\\" and not escaped:
+            escaped = True
+        else:
+            if char == '"' and not escaped:
+                in_string = not in_string
+            escaped = False
+        out.append(char)
+        index += 1
+    return "".join(out)
+
+
+def _fill(value: Any, in_string: bool) -> str:
+    if in_string:
+        text = "" if value is None else value if isinstance(value, str) else json.dumps(value)
+        return json.dumps(text)[1:-1]
+    return json.dumps(value)
+
+
+def _announce_execution_end(execution: Any) -> None:
+    """Put Step Functions' status-change event for an ended execution on the default bus."""
+    detail = {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": execution.state_machine_arn,
+        "name": execution.name,
+        "status": str(execution.status),
+        "startDate": _epoch_millis(execution.start_date),
+        "stopDate": _epoch_millis(execution.stop_date),
+        "input": json.dumps(execution.input_data),
+        "output": json.dumps(execution.output) if execution.output is not None else None,
+        "error": execution.error,
+        "cause": execution.cause,
+    }
+    backend = events_models.events_backends[execution.account_id][execution.region_name]
+    backend.put_events(
+        [
+            {
+                "Source": "aws.states",
+                "DetailType": EXECUTION_STATUS_CHANGE,
+                "Detail": json.dumps(detail, default=str),
+                "Resources": [execution.exec_arn],
+                "EventBusName": "default",
+            }
+        ]
+    )
+
+
+def _epoch_millis(value: Any) -> int | None:
+    return int(value.timestamp() * 1000) if value is not None else None

@@ -57,6 +57,8 @@ _INTRINSICS = ("Ref", "Condition")  # plus every "Fn::..." key
 #: logs every failure event at ERROR, once per enclosing component, even when a Catch handles
 #: it (the execution history has the same facts).
 _QUIET_LOGGERS = {"werkzeug": logging.WARNING, "moto.stepfunctions.parser.asl": logging.CRITICAL}
+#: The topic a runtime with notifications deploys the stack with (NotificationTopicArn).
+NOTIFICATION_TOPIC = "ipsync-migrator-notifications"
 #: Types whose Ref moto resolves to an object, and the attribute that is AWS's Ref value.
 _REF_IS_ATTRIBUTE = {"AWS::Events::EventBus": "Name", "AWS::Events::Archive": "ArchiveName"}
 
@@ -75,6 +77,7 @@ class LocalRuntime:
         region: str = DEFAULT_REGION,
         initial_health_checks: int = 2,
         verbose: bool = False,
+        notifications: bool = False,
     ) -> None:
         if seed not in (None, *SEEDS):
             raise InvalidInputError(f"Unknown seed '{seed}'.", f"Use one of: {', '.join(SEEDS)}.")
@@ -88,6 +91,9 @@ class LocalRuntime:
         #: EventBridge to Lambda delivery and replay windows (moto has neither).
         self.events = EventDelivery()
         self.verbose = verbose
+        #: With notifications, the stack is deployed with an SNS topic (NotificationTopicArn).
+        self.notifications = notifications
+        self.notification_topic_arn: str | None = None
         self.outputs: dict[str, str] = {}
         self.demo: DemoEstate | None = None
         #: Seconds the stack deployment took (package, transform, create).
@@ -217,18 +223,17 @@ class LocalRuntime:
         s3 = clients.client("s3")
         s3.create_bucket(Bucket=ARTIFACT_BUCKET)
         template = prepare_template(self.template, self.region, _Uploader(s3, ARTIFACT_BUCKET))
+        # The stack's own parameter: handlers log at INFO only when asked to be verbose.
+        parameters = {"LogLevel": "INFO" if self.verbose else "WARNING"}
+        if self.notifications:
+            topic = clients.client("sns").create_topic(Name=NOTIFICATION_TOPIC)
+            self.notification_topic_arn = parameters["NotificationTopicArn"] = topic["TopicArn"]
         cfn = clients.client("cloudformation")
         cfn.create_stack(
             StackName=self.stack_name,
             TemplateBody=json.dumps(template),
             Capabilities=_CAPABILITIES,
-            # The stack's own parameter: handlers log at INFO only when asked to be verbose.
-            Parameters=[
-                {
-                    "ParameterKey": "LogLevel",
-                    "ParameterValue": "INFO" if self.verbose else "WARNING",
-                }
-            ],
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         )
         stack = _wait_for_stack(cfn, self.stack_name)
         self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}

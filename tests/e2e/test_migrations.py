@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ipsync_migrator.errors import StepPreconditionError
 from ipsync_migrator.journal import MigrationState
 from ipsync_migrator.local.realism import FaultRule
 from ipsync_migrator.local.runtime import LocalRuntime
@@ -91,7 +92,15 @@ def test_approval_gate_waits_until_approved(
     assert snapshot(runtime.clients()) == original
 
     assert service.approve(shop.id, "tester") == "cutover"
+    # A second approval of the same gate is refused clearly, whatever the execution has
+    # done meanwhile (still on the gate's token, or past it and the token cleared).
+    with pytest.raises(StepPreconditionError, match="approval"):
+        service.approve(shop.id, "tester")
     assert finished(service, started)["status"] == "SUCCEEDED"
+    record = service.journal.get(shop.id)
+    assert record is not None and record.approval is None
+    with pytest.raises(StepPreconditionError, match="not waiting for an approval"):
+        service.approve(shop.id, "tester")
 
 
 def test_two_migrate_calls_start_one_execution(

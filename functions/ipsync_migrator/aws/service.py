@@ -9,7 +9,10 @@ from typing import Any
 
 from ipsync_migrator.aws.errors import aws_call
 from ipsync_migrator.clients import ClientFactory
-from ipsync_migrator.errors import IpsyncError, NotFoundError
+from ipsync_migrator.errors import IpsyncError, NotFoundError, StepPreconditionError
+
+#: Step Functions' errors for a task token that no longer waits.
+_STALE_TOKEN = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
 
 @dataclass(frozen=True)
@@ -109,10 +112,19 @@ class Executions:
             self._sfn.stop_execution(executionArn=execution_arn, error="Stopped", cause=cause)
 
     def approve(self, task_token: str, approver: str) -> None:
-        with aws_call("states:SendTaskSuccess"):
-            self._sfn.send_task_success(
-                taskToken=task_token, output=json.dumps({"approvedBy": approver})
-            )
+        try:
+            with aws_call("states:SendTaskSuccess"):
+                self._sfn.send_task_success(
+                    taskToken=task_token, output=json.dumps({"approvedBy": approver})
+                )
+        except IpsyncError as exc:
+            if exc.code not in _STALE_TOKEN:
+                raise
+            raise StepPreconditionError(
+                "That approval was already given, or the execution stopped waiting for it "
+                f"({exc.code}).",
+                "Check `ipsync-migrator status ID`: the migration goes on (or ended) by itself.",
+            ) from exc
 
 
 def invoke(clients: ClientFactory, function: str, payload: dict[str, Any]) -> dict[str, Any]:

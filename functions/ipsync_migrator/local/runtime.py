@@ -469,7 +469,7 @@ def _wait_for_stack(cfn: Any, name: str) -> dict[str, Any]:
 
 
 class _StepFunctionsFixes:
-    """Three gaps of moto 5.2.5's Step Functions interpreter backend, fixed while installed.
+    """Four gaps of moto 5.2.5's Step Functions interpreter backend, fixed while installed.
 
     1. State machines created by CloudFormation land in the backend that does not execute.
        Relied on: with ``execute_state_machine`` on, the API serves
@@ -488,6 +488,10 @@ class _StepFunctionsFixes:
        ``ExecutionArn`` from a camelCase response. Fixed on ``StateTaskServiceSfn`` only:
        parameters to boto3's camelCase, responses to the API's PascalCase with dates as
        epoch milliseconds, as the task's output is on AWS.
+    4. A task token used twice: ``CallbackPoolManager.notify`` keeps answered callbacks, so
+       a second ``SendTaskSuccess`` succeeds silently. AWS refuses it (``TaskTimedOut``,
+       "Provided task does not exist anymore"): an answered callback now raises the
+       consumer-timeout error that ``send_task_success`` turns into ``TaskTimedOut``.
     """
 
     def __init__(self) -> None:
@@ -499,6 +503,7 @@ class _StepFunctionsFixes:
         from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
             state_task_service_sfn as sfn_service,
         )
+        from moto.stepfunctions.parser.asl.eval.callback import callback
         from moto.stepfunctions.parser.models import (
             StepFunctionsParserBackend,
             stepfunctions_parser_backends,
@@ -534,7 +539,19 @@ class _StepFunctionsFixes:
                             value = int(value.timestamp() * 1000)
                         response[key[:1].upper() + key[1:]] = value
 
+            pool = callback.CallbackPoolManager
+            original_notify = pool.notify
+
+            def notify(manager: Any, callback_id: str, outcome: Any) -> bool:
+                endpoint = manager.get(callback_id)
+                if endpoint is not None and endpoint._outcome is not None:
+                    raise callback.CallbackNotifyConsumerError(
+                        callback_consumer_error=callback.CallbackConsumerTimeout()
+                    )
+                return bool(original_notify(manager, callback_id, outcome))
+
             self._saved = [
+                (pool, "notify", original_notify),
                 (models, "stepfunctions_backends", models.stepfunctions_backends),
                 (StepFunctionsParserBackend, "start_execution", original_start),
                 (service, "_normalise_parameters", service.__dict__["_normalise_parameters"]),
@@ -544,6 +561,7 @@ class _StepFunctionsFixes:
             StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign,assignment]
             service._normalise_parameters = normalise_parameters  # type: ignore[method-assign,assignment]
             service._normalise_response = normalise_response  # type: ignore[method-assign,assignment]
+            pool.notify = notify  # type: ignore[method-assign,assignment]
 
     def uninstall(self) -> None:
         with self._lock:

@@ -7,9 +7,9 @@ from typing import Any
 from ipsync_migrator.errors import StepPreconditionError
 from ipsync_migrator.events import DetailType
 from ipsync_migrator.journal import MigrationRecord
-from ipsync_migrator.steps.context import StepContext
+from ipsync_migrator.steps.context import APPROVAL_STEP, StepContext
 
-APPROVAL_STEP = "request_approval"
+__all__ = ["APPROVAL_STEP", "pending_approval", "request_approval"]
 
 
 def request_approval(

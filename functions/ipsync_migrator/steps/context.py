@@ -17,6 +17,9 @@ from ipsync_migrator.events import DetailType, Publisher, migration_detail
 from ipsync_migrator.journal import Journal, MigrationRecord, MigrationState, StepEntry, load
 from ipsync_migrator.models import Deployment
 
+#: The step that parks the task token of an approval gate (steps/approval.py).
+APPROVAL_STEP = "request_approval"
+
 
 @dataclass
 class StepContext:
@@ -77,6 +80,8 @@ class StepContext:
         record.current_step = step
         if state is not None:
             record.state = state
+        if step != APPROVAL_STEP:
+            record.approval = None  # a step after the gate ran: the approval was used
         saved = self.save(record)
         self.journal.append(
             StepEntry(

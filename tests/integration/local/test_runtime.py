@@ -400,3 +400,13 @@ def test_moto_interpreter_names_errors_after_error_type() -> None:
         "StateTaskServiceLambda._from_error",
     )
     assert 'cause_object["errorType"]' in source
+
+
+def test_moto_callback_pool_keeps_answered_callbacks() -> None:
+    # Relied on by the runtime's fix 4: an answered callback stays in the pool and a second
+    # notify succeeds; when moto refuses it itself, drop the fix.
+    source = moto_source(
+        "moto.stepfunctions.parser.asl.eval.callback.callback", "CallbackPoolManager.notify"
+    )
+    assert "callback_endpoint.notify(outcome=outcome)" in source
+    assert "_outcome" not in source and "pop(" not in source

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.discovery import discover
+from ipsync_migrator.local.inbox import NotificationInbox
 from ipsync_migrator.local.realism import FaultRule
 from ipsync_migrator.local.runtime import LocalRuntime
 from ipsync_migrator.models import Deployment, Verdict
@@ -26,31 +26,7 @@ def runtime() -> Iterator[LocalRuntime]:
         yield started
 
 
-class Inbox:
-    """An SQS queue subscribed (raw delivery) to the notification topic."""
-
-    def __init__(self, clients: ClientFactory, topic_arn: str) -> None:
-        self._sqs = clients.client("sqs")
-        self._url = self._sqs.create_queue(QueueName="team-inbox")["QueueUrl"]
-        queue_arn = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        clients.client("sns").subscribe(
-            TopicArn=topic_arn,
-            Protocol="sqs",
-            Endpoint=queue_arn,
-            Attributes={"RawMessageDelivery": "true"},
-        )
-        self.messages: list[str] = []
-
-    def receive(self) -> list[str]:
-        received = self._sqs.receive_message(QueueUrl=self._url, MaxNumberOfMessages=10)
-        for message in received.get("Messages", []):
-            # The input templates are JSON strings: the message is that string's JSON text.
-            self.messages.append(json.loads(message["Body"]))
-            self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"])
-        return self.messages
-
+class Inbox(NotificationInbox):
     def wait_for(self, *starts: str) -> list[str]:
         """The messages received so far, once one starts with each of `starts`."""
         return wait_until(

@@ -2,7 +2,8 @@
 
 Deploy the project's own template into the emulator, seed a demo estate, discover it,
 migrate every migratable deployment through the real state machine, roll one back,
-finalize one, and print a report: verdict, outcome, time taken and AWS calls made.
+finalize one, and print a report: verdict, outcome, time taken and AWS calls made, and the
+notifications a team subscribed to the stack's topic received.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from rich.table import Table
 
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.discovery import discover
+from ipsync_migrator.local.inbox import NotificationInbox
 from ipsync_migrator.local.runtime import LocalRuntime
 from ipsync_migrator.models import Deployment, MigrationOptions, Verdict
 from ipsync_migrator.operations import Service
@@ -43,7 +45,7 @@ class Outcome:
 def run_demo(console: Console) -> None:
     """Run the demo; raises if any migration does not end as the story says it should."""
     cli_calls: Counter[tuple[str, str]] = Counter()
-    with LocalRuntime(port=0, seed="demo") as runtime:
+    with LocalRuntime(port=0, seed="demo", notifications=True) as runtime:
         console.print(Rule("1. Local AWS: the project's template deployed into the emulator"))
         console.print(
             f"endpoint {runtime.endpoint}, stack deployed in {runtime.deploy_seconds:.1f} s"
@@ -56,6 +58,8 @@ def run_demo(console: Console) -> None:
         console.print(discovery_table(report))
         service = Service.connect(clients, runtime.stack_name)
         outcomes = {d.id: Outcome(d) for d in report.deployments}
+        assert runtime.notification_topic_arn is not None
+        inbox = NotificationInbox(runtime.clients(), runtime.notification_topic_arn)
 
         console.print(Rule("3. Migrations, one execution each, through the real state machine"))
         migratable = [d for d in report.deployments if d.verdict == Verdict.MIGRATABLE]
@@ -87,6 +91,13 @@ def run_demo(console: Console) -> None:
             f"Legacy invocations retired: {summary.invocations_retired_per_month:,} per month; "
             f"{len(migratable)} migrated, 1 rolled back, 1 finalized."
         )
+        console.print(Rule("6. Notifications the team received (SNS topic)"))
+        runtime.events.wait()
+        messages = inbox.receive()
+        kinds = Counter(m.split(":", 1)[0] for m in messages)
+        console.print(", ".join(f"{count} {kind}" for kind, count in kinds.items()))
+        if messages:
+            console.print(messages[-1], markup=False, highlight=False)
 
 
 def _outcome_table(outcomes: dict[str, Outcome]) -> Table:

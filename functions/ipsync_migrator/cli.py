@@ -449,6 +449,11 @@ def local_command(
         sys.stdout.write("\n".join([f"endpoint: {runtime.endpoint}", *outputs]) + "\n")
         sys.stdout.flush()
         err.print(f"Serving (deployed in {runtime.deploy_seconds:.1f} s). Ctrl-C stops.")
+        err.print(
+            f"Try: ipsync-migrator --endpoint-url {runtime.endpoint} --region {runtime.region} "
+            "discover",
+            highlight=False,
+        )
         threading.Event().wait()
     except KeyboardInterrupt:
         err.print("Stopping.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -27,6 +28,8 @@ _BOTOCORE_CONFIG = Config(
 )
 
 CallObserver = Callable[[str, str], None]
+#: Credentials used against a loopback endpoint when none are configured (emulators take any).
+LOCAL_CREDENTIALS = "local-emulator"
 
 
 class ClientFactory:
@@ -90,8 +93,23 @@ class ClientFactory:
                     f"Unknown AWS region '{base.region_name}'.",
                     "Pass a region such as us-east-1 with --region.",
                 )
+            if _is_loopback(self.target.endpoint_url) and base.get_credentials() is None:
+                # A local emulator (`ipsync-migrator local`) accepts any credentials; a fresh
+                # machine has none. Never for AWS itself: only 127.0.0.1 / localhost.
+                base = boto3.Session(
+                    aws_access_key_id=LOCAL_CREDENTIALS,
+                    aws_secret_access_key=LOCAL_CREDENTIALS,
+                    region_name=base.region_name,
+                )
             self._session = _assume_role(base, self.target) if self.target.role_arn else base
         return self._session
+
+
+def _is_loopback(endpoint_url: str | None) -> bool:
+    if not endpoint_url:
+        return False
+    host = urlsplit(endpoint_url).hostname or ""
+    return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
 def _known_regions(session: boto3.Session) -> set[str]:

@@ -64,3 +64,20 @@ def test_commands_against_a_missing_stack_say_how_to_get_one(runtime: LocalRunti
     assert result.exit_code == 2
     assert "No ipsync-migrator stack named 'nope'" in result.stderr
     assert "sam deploy" in result.stderr
+
+
+def test_a_fresh_machine_without_credentials_can_use_the_local_runtime(
+    runtime: LocalRuntime,
+) -> None:
+    # Given no AWS credentials at all (a fresh machine), and the runtime's loopback endpoint
+    no_credentials = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": ""}
+    base = ["--region", runtime.region, "--endpoint-url", runtime.endpoint]
+
+    # When discover and status run against it
+    found = runner.invoke(app, [*base, "discover", "-o", "json"], env=no_credentials)
+    status = runner.invoke(app, [*base, "status"], env=no_credentials)
+
+    # Then they work: an emulator on 127.0.0.1 takes any credentials
+    assert found.exit_code == 0, found.output
+    assert {d["verdict"] for d in json.loads(found.stdout)["deployments"]} >= {"migratable"}
+    assert status.exit_code == 0, status.output

@@ -75,11 +75,22 @@ def test_unknown_region_is_a_clear_error() -> None:
     assert "Unknown AWS region 'mars-north-1'" in result.stderr
 
 
+NO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": ""}
+#: Not loopback (TEST-NET-1): nothing is sent, the request fails at signing.
+REMOTE_ENDPOINT = "http://192.0.2.1:9"
+
+
 def test_missing_credentials_is_a_clear_error() -> None:
-    env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": ""}
-    result = runner.invoke(app, ["--endpoint-url", "http://127.0.0.1:9", "discover"], env=env)
+    result = runner.invoke(app, ["--endpoint-url", REMOTE_ENDPOINT, "discover"], env=NO_CREDENTIALS)
     assert result.exit_code == 2, result.output
     assert "No AWS credentials were found" in result.stderr
+
+
+def test_missing_credentials_is_not_reported_as_a_missing_stack() -> None:
+    result = runner.invoke(app, ["--endpoint-url", REMOTE_ENDPOINT, "status"], env=NO_CREDENTIALS)
+    assert result.exit_code == 2, result.output
+    assert "No AWS credentials were found" in result.stderr
+    assert "stack" not in result.stderr
 
 
 def test_unknown_profile_is_a_clear_error() -> None:

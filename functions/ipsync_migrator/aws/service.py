@@ -9,7 +9,12 @@ from typing import Any
 
 from ipsync_migrator.aws.errors import aws_call
 from ipsync_migrator.clients import ClientFactory
-from ipsync_migrator.errors import IpsyncError, NotFoundError, StepPreconditionError
+from ipsync_migrator.errors import (
+    InvalidInputError,
+    IpsyncError,
+    NotFoundError,
+    StepPreconditionError,
+)
 
 #: Step Functions' errors for a task token that no longer waits.
 _STALE_TOKEN = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
@@ -34,7 +39,9 @@ class StackOutputs:
                 stack = clients.client("cloudformation").describe_stacks(StackName=stack_name)[
                     "Stacks"
                 ][0]
-        except IpsyncError as exc:
+        except (NotFoundError, InvalidInputError) as exc:
+            # CloudFormation answers ValidationError "Stack with id X does not exist"; other
+            # failures (credentials, permissions, endpoint) keep their own message and fix.
             raise NotFoundError(
                 f"No ipsync-migrator stack named '{stack_name}' in this account and region.",
                 "Deploy it (`sam build && sam deploy --guided`), pass --stack-name, or start "

@@ -7,11 +7,11 @@ the moto behaviours the runtime's fixes rely on: they fail when a moto upgrade c
 
 from __future__ import annotations
 
-import ast
 import importlib
 import inspect
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -348,15 +348,31 @@ Outputs:
 
 
 def moto_source(module_name: str, qualified_name: str) -> str:
-    """The source of a function as moto ships it (the module file: patches do not show)."""
-    module = importlib.import_module(module_name)
-    source = inspect.getsource(module)
+    """The source of a function as moto ships it (the module file: patches do not show).
+
+    Found by indentation, not `ast.parse`: CPython 3.11's AST constructor can raise a
+    spurious SystemError ("recursion depth mismatch", gh-106905) while the runtime's
+    threads run, which is what these tests run beside.
+    """
+    lines = inspect.getsource(importlib.import_module(module_name)).splitlines()
     *owners, name = qualified_name.split(".")
-    body: list[ast.stmt] = ast.parse(source).body
-    for owner in owners:
-        body = next(n for n in body if isinstance(n, ast.ClassDef) and n.name == owner).body
-    node = next(n for n in body if isinstance(n, ast.FunctionDef) and n.name == name)
-    return ast.get_source_segment(source, node) or ""
+    start, indent = 0, -1
+    for keyword, wanted in [*(("class", o) for o in owners), ("def", name)]:
+        pattern = re.compile(rf"^(\s*)(?:async\s+)?{keyword}\s+{re.escape(wanted)}\b")
+        for number in range(start, len(lines)):
+            found = pattern.match(lines[number])
+            if found and len(found.group(1)) > indent:
+                start, indent = number, len(found.group(1))
+                break
+        else:
+            raise AssertionError(f"{keyword} {wanted} not found in {module_name}")
+    body = [lines[start]]
+    for line in lines[start + 1 :]:
+        stripped = line.lstrip()
+        if stripped and len(line) - len(stripped) <= indent and not stripped.startswith(")"):
+            break
+        body.append(line)
+    return "\n".join(body)
 
 
 def test_moto_cloudformation_state_machines_use_the_module_backends() -> None:

@@ -490,8 +490,8 @@ class _StepFunctionsFixes:
        epoch milliseconds, as the task's output is on AWS.
     4. A task token used twice: ``CallbackPoolManager.notify`` keeps answered callbacks, so
        a second ``SendTaskSuccess`` succeeds silently. AWS refuses it (``TaskTimedOut``,
-       "Provided task does not exist anymore"): an answered callback now raises the
-       consumer-timeout error that ``send_task_success`` turns into ``TaskTimedOut``.
+       "Provided task does not exist anymore"): an answered callback now raises that error
+       (moto's own ``raise TaskTimedOut()`` omits the message and answers 500).
     """
 
     def __init__(self) -> None:
@@ -500,6 +500,7 @@ class _StepFunctionsFixes:
 
     def install(self) -> None:
         from moto.stepfunctions import models
+        from moto.stepfunctions.parser import api as sfn_api
         from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
             state_task_service_sfn as sfn_service,
         )
@@ -545,8 +546,9 @@ class _StepFunctionsFixes:
             def notify(manager: Any, callback_id: str, outcome: Any) -> bool:
                 endpoint = manager.get(callback_id)
                 if endpoint is not None and endpoint._outcome is not None:
-                    raise callback.CallbackNotifyConsumerError(
-                        callback_consumer_error=callback.CallbackConsumerTimeout()
+                    # Raised here, whole: moto's `TaskTimedOut()` lacks message and type (a 500).
+                    raise sfn_api.TaskTimedOut(
+                        "Provided task does not exist anymore", exception_type="TaskTimedOut"
                     )
                 return bool(original_notify(manager, callback_id, outcome))
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.discovery import discover
 from ipsync_migrator.journal import MigrationState
 from ipsync_migrator.local.runtime import LocalRuntime
-from ipsync_migrator.models import Verdict
+from ipsync_migrator.models import Deployment, Verdict
 from ipsync_migrator.operations import Service
 from ipsync_migrator.progress import follow_replay
 from ipsync_migrator.steps.replay import ROLLBACK_BY_REPLAY
@@ -15,15 +16,21 @@ from tests.e2e.conftest import FAST, finished
 from tests.integration.engine.conftest import snapshot
 
 
+def migrate_all(service: Service, clients: ClientFactory) -> list[Deployment]:
+    """Migrate every migratable deployment to the end; returns them."""
+    migratable = [d for d in discover(clients).deployments if d.verdict == Verdict.MIGRATABLE]
+    for deployment in migratable:
+        assert finished(service, service.start(deployment, FAST))["status"] == "SUCCEEDED"
+    return migratable
+
+
 def test_replaying_a_window_rolls_back_its_migrations_and_reports_the_rest(
     runtime: LocalRuntime, service: Service
 ) -> None:
     clients = runtime.clients()
     original = snapshot(clients)
-    migratable = [d for d in discover(clients).deployments if d.verdict == Verdict.MIGRATABLE]
     since = datetime.now(UTC) - timedelta(seconds=5)
-    for deployment in migratable:
-        assert finished(service, service.start(deployment, FAST))["status"] == "SUCCEEDED"
+    migratable = migrate_all(service, clients)
     finalized = migratable[0].id
     service.finalize(finalized)
     until = datetime.now(UTC) + timedelta(seconds=5)
@@ -97,10 +104,8 @@ def test_replay_delivered_shuffled_and_three_times_rolls_back_each_migration_onc
     # of their events three times each, shuffled, on concurrent threads
     clients = runtime.clients()
     original = snapshot(clients)
-    migratable = [d for d in discover(clients).deployments if d.verdict == Verdict.MIGRATABLE]
     since = datetime.now(UTC) - timedelta(seconds=5)
-    for deployment in migratable:
-        assert finished(service, service.start(deployment, FAST))["status"] == "SUCCEEDED"
+    migratable = migrate_all(service, clients)
     until = datetime.now(UTC) + timedelta(seconds=5)
     runtime.events.disorder_replays(copies=3, seed=20261122)
 

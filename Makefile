@@ -13,8 +13,15 @@ SAM_CLI_SPEC := aws-sam-cli>=1.130,<2
 # The region only selects cfn-lint's regional resource specs.
 VALIDATE_REGION := us-east-1
 SAM_ENV := SAM_CLI_TELEMETRY=0
+# What `sam build` produces and `sam deploy` ships; tests/release checks this very directory.
+BUILD_DIR := .aws-sam/build
+# An independent judge of the state machines (Step Functions' own rules, such as unique
+# state names, that moto and cfn-lint do not check).
+NODE_TOOLS := .tools/node
+ASL_VALIDATOR := $(NODE_TOOLS)/node_modules/.bin/asl-validator
+ASL_VALIDATOR_SPEC := asl-validator@^4.0.0
 
-.PHONY: setup demo test lint bench validate clean
+.PHONY: setup demo test lint bench validate build clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +34,9 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ipsync-migrator demo
 
-# CI runs only this target, so the template is validated here too.
-test: $(STAMP) validate
-	$(BIN)/pytest -q
+# CI runs only this target, so the template is validated and the artefact built here too.
+test: $(STAMP) validate build $(ASL_VALIDATOR)
+	ASL_VALIDATOR=$(ASL_VALIDATOR) IPSYNC_BUILD_DIR=$(BUILD_DIR) $(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check functions tests bench
@@ -46,8 +53,17 @@ validate: $(STAMP) $(SAM_STAMP)
 	$(BIN)/cfn-lint --regions $(VALIDATE_REGION) -- template.yaml
 	$(BIN)/cfn-lint --regions $(VALIDATE_REGION) -- member-role.yaml
 
+# No Docker and no python3.13 needed: every function and the layer use BuildMethod makefile
+# (functions/Makefile, layer/Makefile); pip fetches the layer's arm64 python3.13 wheels.
+build: $(SAM_STAMP)
+	$(SAM_ENV) $(SAM) build --template template.yaml --build-dir $(BUILD_DIR)
+
+$(ASL_VALIDATOR):
+	mkdir -p $(NODE_TOOLS)
+	npm install --silent --no-audit --no-fund --prefix $(NODE_TOOLS) '$(ASL_VALIDATOR_SPEC)'
+
 bench: $(STAMP)
 	$(BIN)/python -m bench.discovery
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,96 @@
+"""Runs inside the stand-in for Lambda's python3.13 (``python -I``), never in the test process.
+
+Reads one JSON request on stdin: ``paths`` (put first on sys.path, in Lambda's order) and
+either ``imports`` (handler strings to import) or ``invoke`` (one handler, its event and the
+function's name). Prints one JSON line: what was imported and from where, or the handler's
+result, or its error as Lambda reports one (errorType, errorMessage).
+"""
+
+import importlib
+import json
+import sys
+import time
+import traceback
+import uuid
+
+
+class LambdaContext:
+    """The attributes Powertools reads from Lambda's context object."""
+
+    def __init__(self, function_name, timeout_seconds=60):
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 256
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        )
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "release-check"
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def load(handler):
+    module_name, _, attribute = handler.rpartition(".")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def origin(module_name):
+    module = sys.modules.get(module_name)
+    return getattr(module, "__file__", None) if module else None
+
+
+def main():
+    request = json.loads(sys.stdin.read())
+    sys.path[0:0] = request["paths"]
+    if "imports" in request:
+        failures = {}
+        for handler in request["imports"]:
+            try:
+                load(handler)
+            except BaseException as exc:  # report every failure, as Lambda's Init would
+                failures[handler] = f"{type(exc).__name__}: {exc}"
+        try:
+            import aws_xray_sdk.core  # noqa: F401  (Tracer imports it lazily, on Lambda)
+        except BaseException as exc:
+            failures["aws_xray_sdk.core"] = f"{type(exc).__name__}: {exc}"
+        modules = (
+            "ipsync_migrator",
+            "aws_lambda_powertools",
+            "pydantic",
+            "pydantic_core",
+            "aws_xray_sdk",
+            "boto3",
+            "botocore",
+        )
+        print(
+            json.dumps(
+                {
+                    "failures": failures,
+                    "origins": {name: origin(name) for name in modules},
+                    "loaded": sorted(m for m in sys.modules if m.startswith("ipsync_migrator")),
+                }
+            )
+        )
+        return
+    invoke = request["invoke"]
+    started = time.monotonic()
+    try:
+        handler = load(invoke["handler"])
+        result = handler(invoke["event"], LambdaContext(invoke["functionName"]))
+        outcome = {"result": result}
+    except Exception as exc:
+        outcome = {
+            "errorType": type(exc).__name__,
+            "errorMessage": str(exc),
+            "stackTrace": traceback.format_exc().splitlines()[-12:],
+        }
+    outcome["seconds"] = round(time.monotonic() - started, 3)
+    print(json.dumps(outcome, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""What `sam build` produced is what Lambda can run: contents, and imports on python3.13.
+
+Each handler is imported the way Lambda's Init does it: in a fresh python3.13 venv that holds
+only boto3, with the built function's code and its layers first on sys.path.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import re
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.release.artefact import (
+    ELF_MACHINES,
+    ROOT,
+    RUNTIME_PROVIDED,
+    BuiltArtefact,
+    BuiltFunction,
+    LambdaPython,
+    elf_machine,
+    import_problems,
+)
+from tests.release.conftest import lambda_paths
+
+SOURCE = ROOT / "functions" / "ipsync_migrator"
+#: Modules only the CLI or the emulator use (functions/Makefile leaves them out).
+CLI_ONLY = (
+    "local",
+    "cli.py",
+    "operations.py",
+    "progress.py",
+    "render.py",
+    "render_fleet.py",
+    "reporting.py",
+    "aws/service.py",
+)
+
+
+def import_run(
+    python: LambdaPython, function: BuiltFunction, overlays: dict[Path, Path | None]
+) -> list[str]:
+    outcome = python.run(
+        lambda_paths(function.python_paths, overlays), {"imports": [function.handler]}
+    )
+    return import_problems(outcome, function.code, python.directory)
+
+
+def test_every_function_runs_python313_arm64_with_the_dependencies_layer(
+    artefact: BuiltArtefact,
+) -> None:
+    # Given the built template / Then each of its functions is python3.13 on arm64 with a layer
+    assert len(artefact.functions) >= 14
+    for function in artefact.functions:
+        assert (function.runtime, function.architecture) == ("python3.13", "arm64"), function
+        assert function.layers, f"{function.logical_id} has no layer: its imports would fail"
+        assert (
+            (function.code / function.handler.replace(".", "/").rsplit("/", 1)[0])
+            .with_suffix(".py")
+            .is_file()
+        ), function
+
+
+def test_the_layer_ships_no_package_the_runtime_provides(artefact: BuiltArtefact) -> None:
+    # Given each built layer / Then no boto3, botocore (aws-xray-sdk pulls one) or their deps
+    for layer in artefact.layer_dirs().values():
+        site = layer / "python"
+        shipped = {p.name.split("-")[0].lower() for p in site.iterdir()}
+        shipped |= {p.stem.lower() for p in site.glob("*.py")}
+        assert not shipped & set(RUNTIME_PROVIDED), f"{layer}: {shipped & set(RUNTIME_PROVIDED)}"
+        assert {"aws_lambda_powertools", "pydantic", "pydantic_core", "aws_xray_sdk"} <= shipped
+
+
+def test_layer_binaries_are_built_for_the_functions_architecture_and_python(
+    artefact: BuiltArtefact,
+) -> None:
+    # Given the compiled extensions of each layer
+    for function in artefact.functions:
+        for layer in function.layers:
+            binaries = sorted((layer / "python").rglob("*.so"))
+            assert binaries, f"{layer}: no compiled extension (pydantic_core has one)"
+            for binary in binaries:
+                # Then each is an ELF for the function's architecture and CPython 3.13
+                assert elf_machine(binary) == ELF_MACHINES[function.architecture], binary
+                assert ".cpython-313-" in binary.name, binary
+
+
+def test_functions_ship_the_package_without_the_cli_or_the_emulator(
+    artefact: BuiltArtefact,
+) -> None:
+    for function in artefact.functions:
+        shipped = function.code / "ipsync_migrator"
+        # Then nothing only the CLI or the emulator needs is in the function
+        for part in CLI_ONLY:
+            assert not (shipped / part).exists(), f"{function.logical_id} ships {part}"
+        assert not list(function.code.glob("tests")), function.logical_id
+        assert not list(shipped.rglob("__pycache__")), function.logical_id
+        # and every file it ships is today's source (a stale build fails here: `make build`)
+        for file in shipped.rglob("*.py"):
+            source = SOURCE / file.relative_to(shipped)
+            assert source.is_file() and filecmp.cmp(file, source, shallow=False), (
+                f"{function.logical_id}: {file.relative_to(function.code)} differs from the "
+                "source; run `make build`"
+            )
+
+
+def test_layer_requirements_keep_pyprojects_ranges() -> None:
+    # Given the layer's requirements and the package's own
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    ranges = {re.split(r"[\[<>=]", r, maxsplit=1)[0]: r for r in declared}
+    layer = [
+        line.strip()
+        for line in (ROOT / "layer" / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    # Then each layer requirement is pinned exactly as pyproject.toml pins it
+    for requirement in layer:
+        name = re.split(r"[\[<>=]", requirement, maxsplit=1)[0]
+        assert ranges.get(name) == requirement, (requirement, ranges.get(name))
+
+
+def test_every_handler_imports_on_lambda_python(
+    artefact: BuiltArtefact, lambda_python: LambdaPython, overlays: dict[Path, Path | None]
+) -> None:
+    # Given a venv with only boto3 (the runtime's packages)
+    assert lambda_python.distributions() <= {
+        "boto3",
+        "botocore",
+        "s3transfer",
+        "jmespath",
+        "python-dateutil",
+        "six",
+        "urllib3",
+        "pip",
+    }
+    # When each built function's handler is imported with its code and layers on the path
+    problems = {f.logical_id: import_run(lambda_python, f, overlays) for f in artefact.functions}
+    # Then every one imports, its package from its own code, boto3 from the runtime
+    assert {name: p for name, p in problems.items() if p} == {}
+
+
+@pytest.fixture
+def one_function(artefact: BuiltArtefact) -> BuiltFunction:
+    return next(f for f in artefact.functions if f.logical_id == "PreflightFunction")
+
+
+def broken_copy(function: BuiltFunction, tmp_path: Path) -> BuiltFunction:
+    code = tmp_path / "code"
+    shutil.copytree(function.code, code)
+    layers = []
+    for layer in function.layers:
+        shutil.copytree(layer, tmp_path / layer.name)
+        layers.append(tmp_path / layer.name)
+    return BuiltFunction(
+        function.logical_id,
+        function.handler,
+        code,
+        tuple(layers),
+        function.architecture,
+        function.runtime,
+    )
+
+
+def test_a_layer_missing_a_dependency_fails_the_import_check(
+    one_function: BuiltFunction,
+    lambda_python: LambdaPython,
+    overlays: dict[Path, Path | None],
+    tmp_path: Path,
+) -> None:
+    # Given a copy of the artefact whose layer lost aws_lambda_powertools
+    broken = broken_copy(one_function, tmp_path)
+    shutil.rmtree(broken.layers[0] / "python" / "aws_lambda_powertools")
+    moved = {tmp_path / layer.name: overlay for layer, overlay in overlays.items()}
+    # When it is imported / Then the check reports the missing module
+    problems = import_run(lambda_python, broken, moved)
+    assert any("No module named 'aws_lambda_powertools'" in p for p in problems), problems
+
+
+def test_a_layer_shipping_botocore_fails_the_import_check(
+    one_function: BuiltFunction,
+    lambda_python: LambdaPython,
+    overlays: dict[Path, Path | None],
+    tmp_path: Path,
+) -> None:
+    # Given a copy of the artefact whose layer ships a botocore of its own
+    broken = broken_copy(one_function, tmp_path)
+    runtime_botocore = next((lambda_python.directory / "lib").glob("python3.13/site-packages"))
+    shutil.copytree(runtime_botocore / "botocore", broken.layers[0] / "python" / "botocore")
+    moved = {tmp_path / layer.name: overlay for layer, overlay in overlays.items()}
+    # When it is imported / Then the check reports the shadowed runtime package
+    problems = import_run(lambda_python, broken, moved)
+    assert any(p.startswith("botocore imported from") for p in problems), problems
+
+
+def test_a_function_missing_a_module_fails_the_import_check(
+    one_function: BuiltFunction,
+    lambda_python: LambdaPython,
+    overlays: dict[Path, Path | None],
+    tmp_path: Path,
+) -> None:
+    # Given a copy of the function without a module its handler imports
+    broken = broken_copy(one_function, tmp_path)
+    (broken.code / "ipsync_migrator" / "planning.py").unlink()
+    moved = {tmp_path / layer.name: overlay for layer, overlay in overlays.items()}
+    # When it is imported / Then the check reports it
+    problems = import_run(lambda_python, broken, moved)
+    assert any("ipsync_migrator.planning" in p for p in problems), problems

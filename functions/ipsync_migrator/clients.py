@@ -8,7 +8,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.credentials import DeferredRefreshableCredentials
 from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
@@ -20,12 +22,64 @@ from botocore.exceptions import (
 from ipsync_migrator.config import USER_AGENT, AwsTarget
 from ipsync_migrator.errors import ConfigurationError
 
-_BOTOCORE_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": 8},
+# How long one call may take at worst (worst_case_seconds), after botocore 1.44's
+# retries/standard.py (boto3 guide "Retries": standard mode caps backoff at 20 s). Standard and
+# adaptive modes make `total_max_attempts` attempts, the first included. The retry after attempt
+# i waits rand(0, 1) * min(base * 2 ** (i - 1), 20) s, base 1 s for throttling (50 ms else),
+# raised by up to 5 s more when the response carries x-amz-retry-after. Adaptive mode also rate
+# limits sends (retries/bucket.py): at its lowest rate, 0.5 a second, a caller waits up to 2 s.
+_MAX_BACKOFF_SECONDS = 20.0
+_RETRY_AFTER_EXTRA_SECONDS = 5.0
+_ADAPTIVE_MIN_SEND_RATE = 0.5
+
+#: Inside Lambda (no function has less than 60 s, template.yaml): 3 attempts of at most 2 s to
+#: connect + 5 s to read, retries waiting at most 6 s then 7 s: 34 s. Throttling that outlasts
+#: this is a ThrottledError, which the state machine retries with its own backoff.
+LAMBDA_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 3},
+    user_agent_extra=USER_AGENT,
+    connect_timeout=2,
+    read_timeout=5,
+)
+#: On a person's machine, patient: 9 attempts of 5 s + 30 s, adaptive rate limiting: 464 s.
+CLI_CONFIG = Config(
+    retries={"mode": "adaptive", "total_max_attempts": 9},
     user_agent_extra=USER_AGENT,
     connect_timeout=5,
     read_timeout=30,
 )
+#: The CLI's Lambda client waits for synchronous Invokes of the stack's 60 s functions (rollback,
+#: finalize): a shorter read timeout would retry an Invoke while the first one still runs.
+CLI_INVOKE_CONFIG = CLI_CONFIG.merge(Config(read_timeout=70))
+
+
+def botocore_config(target: AwsTarget, service: str) -> Config:
+    """The retries and timeouts of `service` clients: bounded in Lambda, patient elsewhere."""
+    if target.in_lambda:
+        return LAMBDA_CONFIG  # no function invokes another synchronously
+    return CLI_INVOKE_CONFIG if service == "lambda" else CLI_CONFIG
+
+
+def worst_case_seconds(config: Config) -> float:
+    """The longest one call can take under `config`: every attempt times out, every wait is longest.
+
+    The connect timeout holds per address a name resolves to; resolving it is not bounded.
+    """
+    # The stubs leave out these attributes; botocore sets them on every Config (timeouts 60 s).
+    retries: dict[str, Any] = config.retries or {}  # type: ignore[attr-defined]
+    mode = retries.get("mode")
+    if mode not in ("standard", "adaptive"):
+        raise ValueError(f"Retry mode {mode!r} is not modelled; use standard or adaptive.")
+    # A client config's `max_attempts` counts retries only (botocore args.py adds the first).
+    attempts = int(retries.get("total_max_attempts") or retries.get("max_attempts", 2) + 1)
+    per_attempt = float(config.connect_timeout + config.read_timeout)  # type: ignore[attr-defined]
+    backoff = sum(
+        min(2.0 ** (i - 1), _MAX_BACKOFF_SECONDS) + _RETRY_AFTER_EXTRA_SECONDS
+        for i in range(1, attempts)
+    )
+    rate_limited = attempts / _ADAPTIVE_MIN_SEND_RATE if mode == "adaptive" else 0.0
+    return attempts * per_attempt + backoff + rate_limited
+
 
 CallObserver = Callable[[str, str], None]
 #: Credentials used against a loopback endpoint when none are configured (emulators take any).
@@ -57,13 +111,18 @@ class ClientFactory:
         session = self._get_session()
         try:
             client = session.client(  # type: ignore[call-overload]
-                service, endpoint_url=self.target.endpoint_url, config=_BOTOCORE_CONFIG
+                service,
+                endpoint_url=self.target.endpoint_url,
+                config=botocore_config(self.target, service),
             )
         except NoRegionError as exc:
             raise ConfigurationError(
                 "No AWS region is set.",
                 "Pass --region, or set AWS_REGION / AWS_DEFAULT_REGION.",
             ) from exc
+        return self._observed(client, service)
+
+    def _observed(self, client: Any, service: str) -> Any:
         if self._observer is not None:
             observer = self._observer
             client.meta.events.register(
@@ -101,8 +160,46 @@ class ClientFactory:
                     aws_secret_access_key=LOCAL_CREDENTIALS,
                     region_name=base.region_name,
                 )
-            self._session = _assume_role(base, self.target) if self.target.role_arn else base
+            self._session = self._assume_role(base) if self.target.role_arn else base
         return self._session
+
+    def _assume_role(self, base: boto3.Session) -> boto3.Session:
+        """A session of the target's role whose credentials renew themselves before they expire.
+
+        A warm Lambda container keeps its clients for hours; credentials of one AssumeRole
+        last an hour. botocore refreshes them (AssumeRole again) in the last 15 minutes,
+        and blocks calls for it in the last 10.
+        """
+        # Imported here: the STS adapter's error translation imports this module.
+        from ipsync_migrator.aws.identity import assume_role
+
+        role_arn, external_id = self.target.role_arn, self.target.external_id
+        assert role_arn is not None
+        sts = self._observed(
+            base.client(
+                "sts",
+                endpoint_url=self.target.endpoint_url,
+                config=botocore_config(self.target, "sts"),
+            ),
+            "sts",
+        )
+
+        def fetch() -> dict[str, str]:
+            creds = assume_role(sts, role_arn, external_id)
+            return {
+                "access_key": creds["AccessKeyId"],
+                "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"],
+                "expiry_time": creds["Expiration"].isoformat(),
+            }
+
+        credentials = DeferredRefreshableCredentials(fetch, "assume-role")
+        # Assume the role now: a role that cannot be assumed fails here, as it always did.
+        credentials.get_frozen_credentials()
+        core = botocore.session.Session(profile=self.target.profile)
+        # What botocore's AssumeRoleProvider builds; a session has no public setter (boto3#443).
+        core._credentials = credentials  # type: ignore[attr-defined]
+        return boto3.Session(botocore_session=core, region_name=base.region_name)
 
 
 def _is_loopback(endpoint_url: str | None) -> bool:
@@ -117,21 +214,6 @@ def _known_regions(session: boto3.Session) -> set[str]:
     for partition in session.get_available_partitions():
         regions.update(session.get_available_regions("sts", partition_name=partition))
     return regions
-
-
-def _assume_role(base: boto3.Session, target: AwsTarget) -> boto3.Session:
-    # Imported here: the STS adapter's error translation imports this module.
-    from ipsync_migrator.aws.identity import assume_role
-
-    assert target.role_arn is not None
-    sts = base.client("sts", endpoint_url=target.endpoint_url, config=_BOTOCORE_CONFIG)
-    creds = assume_role(sts, target.role_arn, target.external_id)
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=base.region_name,
-    )
 
 
 def _no_credentials() -> ConfigurationError:

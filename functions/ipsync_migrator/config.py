@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 USER_AGENT = "ipsync-migrator/0.1.0"
 DEFAULT_STACK_NAME = "ipsync-migrator"
@@ -18,6 +19,8 @@ class AwsTarget:
     endpoint_url: str | None = None
     role_arn: str | None = None
     external_id: str | None = None
+    #: Called from inside a Lambda function: clients get a retry budget that fits its timeout.
+    in_lambda: bool = False
 
     @classmethod
     def from_env(cls, **overrides: str | None) -> AwsTarget:
@@ -26,8 +29,11 @@ class AwsTarget:
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
             profile=os.environ.get("AWS_PROFILE"),
             endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
+            # Set by every Lambda runtime (a reserved variable); Lambda sets no timeout variable.
+            in_lambda=bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")),
         )
-        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+        changes: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+        return replace(base, **changes)
 
 
 @dataclass(frozen=True)

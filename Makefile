@@ -62,8 +62,9 @@ $(ASL_VALIDATOR):
 	mkdir -p $(NODE_TOOLS)
 	npm install --silent --no-audit --no-fund --prefix $(NODE_TOOLS) '$(ASL_VALIDATOR_SPEC)'
 
-bench: $(STAMP)
+bench: $(STAMP) build
 	$(BIN)/python -m bench.discovery
+	$(BIN)/python -m bench.artefact
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

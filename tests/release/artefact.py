@@ -211,9 +211,9 @@ class LambdaPython:
         env: dict[str, str] | None = None,
         timeout: float = 120,
     ) -> dict[str, Any]:
-        """Run tests/release/lambda_runner.py with ``paths`` first on sys.path."""
+        """Run tests/release/lambda_runner.py with ``paths`` first on sys.path (read-only, as /var/task)."""
         completed = subprocess.run(
-            [str(self.python), "-I", str(RUNNER)],
+            [str(self.python), "-I", "-B", str(RUNNER)],
             input=json.dumps({"paths": [str(p) for p in paths], **request}),
             capture_output=True,
             text=True,

@@ -48,6 +48,7 @@ def main():
     sys.path[0:0] = request["paths"]
     if "imports" in request:
         failures = {}
+        started = time.perf_counter()
         for handler in request["imports"]:
             try:
                 load(handler)
@@ -57,6 +58,7 @@ def main():
             import aws_xray_sdk.core  # noqa: F401  (Tracer imports it lazily, on Lambda)
         except BaseException as exc:
             failures["aws_xray_sdk.core"] = f"{type(exc).__name__}: {exc}"
+        seconds = time.perf_counter() - started
         modules = (
             "ipsync_migrator",
             "aws_lambda_powertools",
@@ -70,6 +72,7 @@ def main():
             json.dumps(
                 {
                     "failures": failures,
+                    "importSeconds": round(seconds, 4),
                     "origins": {name: origin(name) for name in modules},
                     "loaded": sorted(m for m in sys.modules if m.startswith("ipsync_migrator")),
                 }

@@ -211,7 +211,7 @@ class LambdaPython:
         env: dict[str, str] | None = None,
         timeout: float = 120,
     ) -> dict[str, Any]:
-        """Run tests/release/lambda_runner.py with ``paths`` first on sys.path (read-only, as /var/task)."""
+        """Run lambda_runner.py with ``paths`` first on sys.path, read-only as /var/task is."""
         completed = subprocess.run(
             [str(self.python), "-I", "-B", str(RUNNER)],
             input=json.dumps({"paths": [str(p) for p in paths], **request}),

@@ -80,6 +80,13 @@ class ThrottledError(IpsyncError):
     code = "Throttled"
 
 
+class AwsUnavailableError(IpsyncError):
+    """AWS did not answer in time (connect or read timeout, dropped connection) after the
+    client's own retries; like throttling, the state machine retries the step later."""
+
+    code = "AwsUnavailable"
+
+
 class AwsServiceError(IpsyncError):
     """An AWS error that is not one of the above, passed on with its code."""
 

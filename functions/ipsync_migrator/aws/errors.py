@@ -5,12 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+)
 
 from ipsync_migrator.clients import translate_connection_errors
 from ipsync_migrator.errors import (
     AccessDeniedError,
     AwsServiceError,
+    AwsUnavailableError,
     ConfigurationError,
     InvalidInputError,
     IpsyncError,
@@ -35,6 +42,9 @@ _THROTTLED = {
     "RequestLimitExceeded",
     "ProvisionedThroughputExceededException",
 }
+#: Timeouts and dropped connections that outlast the client's retries: transient, unlike an
+#: endpoint that cannot be reached at all (EndpointConnectionError: a configuration problem).
+_UNANSWERED = (ReadTimeoutError, ConnectTimeoutError, ConnectionClosedError)
 _INVALID = {"ValidationError", "ValidationException", "InvalidParameterValueException"}
 
 
@@ -80,6 +90,11 @@ def aws_call(operation: str) -> Iterator[None]:
         yield
     except ClientError as exc:
         raise translate(exc, operation) from exc
+    except _UNANSWERED as exc:
+        raise AwsUnavailableError(
+            f"{operation} got no answer from AWS in time ({type(exc).__name__}).",
+            "Retry; the state machine retries the step by itself.",
+        ) from exc
     except BotoCoreError as exc:
         translated = translate_connection_errors(exc)
         if translated is exc:

@@ -116,15 +116,18 @@ class Service:
     ) -> str:
         """Replay the archive's window onto the bus: its migrations roll back. Returns the name."""
         name = replay_name(migration_id, datetime.now(UTC).strftime("%Y%m%dT%H%M%S"))
-        Replays(self.clients, self.outputs.archive_arn, self.outputs.event_bus_arn).start(
-            name, since, until
-        )
+        self._replays.start(name, since, until)
         return name
 
     def replay_state(self, name: str) -> str:
-        return Replays(self.clients, self.outputs.archive_arn, self.outputs.event_bus_arn).state(
-            name
-        )
+        return self._replays.state(name)
+
+    @cached_property
+    def _replays(self) -> Replays:
+        """Replays reach the rollback rule only (a stack from before that output: every rule)."""
+        outputs = self.outputs
+        rules = [outputs.replay_rule_arn] if outputs.replay_rule_arn else []
+        return Replays(self.clients, outputs.archive_arn, outputs.event_bus_arn, rules)
 
     def migrations_in_window(
         self, since: datetime, until: datetime, migration_id: str | None = None

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from ipsync_migrator.discovery import discover
+from ipsync_migrator.journal import MigrationState
 from ipsync_migrator.local.inbox import NotificationInbox
 from ipsync_migrator.local.realism import FaultRule
 from ipsync_migrator.local.runtime import LocalRuntime
 from ipsync_migrator.models import Deployment, Verdict
 from ipsync_migrator.operations import Service
+from ipsync_migrator.progress import follow_replay
 from tests.e2e.conftest import FAST, finished, wait_until
 
 #: The emulator's default account, where the demo estate and the stack live.
@@ -130,3 +133,32 @@ def test_a_fleet_notifies_its_completion(runtime: LocalRuntime, inbox: Inbox) ->
     [fleet] = [m for m in messages if m.startswith("Fleet ")]
     assert fleet.startswith(f"Fleet {arn} completed (within tolerance: true): 3 migration(s)")
     assert sum(m.startswith("Migration Retired") for m in messages) == 3
+
+
+def test_a_replay_rolls_back_without_announcing_the_window_again(
+    runtime: LocalRuntime, inbox: Inbox
+) -> None:
+    # Given a migration that ran to the end, and the team told of each milestone once
+    service = Service.connect(runtime.clients(), runtime.stack_name)
+    shop = migratable(runtime)[0]
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    assert finished(service, service.start(shop, FAST))["status"] == "SUCCEEDED"
+    inbox.wait_for("Migration Started", "Migration Cut Over", "Migration Retired")
+    until = datetime.now(UTC) + timedelta(seconds=5)
+
+    # When its window is replayed (the archive's copies of those milestones go out again)
+    name = service.replay_rollback(since, until)
+    outcomes = follow_replay(service, name, service.migrations_in_window(since, until))
+    runtime.events.wait()
+
+    # Then the migration is rolled back, and the team hears that, once
+    assert outcomes == {shop.id: "rolled_back"}
+    record = service.journal.get(shop.id)
+    assert record is not None and record.state == MigrationState.ROLLED_BACK
+    messages = inbox.wait_for("Migration Rolled Back")
+    about_shop = [m for m in messages if shop.id in m]
+    # but not of the replayed milestones: the replay reached the rollback rule only (in
+    # whatever form a notification rule would have published them)
+    for milestone in ("Migration Started", "Migration Cut Over", "Migration Retired"):
+        assert sum(milestone in m for m in about_shop) == 1, (milestone, about_shop)
+    assert sum("Migration Rolled Back" in m for m in about_shop) == 1

@@ -73,6 +73,12 @@ def test_live_events_never_roll_back_and_an_empty_window_changes_nothing(
     assert service.migrations_in_window(long_ago, long_ago + timedelta(hours=1)) == set()
     assert follow_replay(service, name, set()) == {}
     assert snapshot(clients) == migrated
+    # and the replay went to the stack's rollback rule only (its output), not the whole bus
+    replay = clients.client("events").describe_replay(ReplayName=name)
+    assert replay["Destination"] == {
+        "Arn": runtime.outputs["EventBusArn"],
+        "FilterArns": [runtime.outputs["ReplayRollbackRuleArn"]],
+    }
     record = service.journal.get(shop.id)
     assert record is not None and record.state == MigrationState.RETIRED
 

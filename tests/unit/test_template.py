@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -273,14 +274,16 @@ def test_state_machine_is_standard_with_logging_and_tracing_on(template, machine
     # When its type, logging and tracing are read
     logging = machine["Logging"]
     log_group = logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]
-    # Then it is Standard, logs everything to a kept log group, and is traced
+    # Then it is Standard, logs every event to a log group kept for the retention parameter's
+    # days, and is traced
     assert machine["Type"] == "STANDARD"
     assert logging["Level"] == "ALL"
-    assert logging["IncludeExecutionData"] is True
     group = template["Resources"][log_group["Fn::GetAtt"][0]]
     assert group["Type"] == "AWS::Logs::LogGroup"
-    assert group["Properties"]["RetentionInDays"] == 30
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     assert machine["Tracing"] == {"Enabled": True}
+    # but without the states' inputs and outputs: they carry task tokens and external ids
+    assert logging["IncludeExecutionData"] is False
 
 
 def test_fleet_state_machine_may_start_and_follow_only_migration_executions(template):
@@ -410,6 +413,8 @@ def test_outputs_name_the_stack_resources_and_every_function(template):
         "EventBusArn",
         "ArchiveName",
         "ArchiveArn",
+        "ReplayRollbackRuleArn",
+        "DeadLetterQueueUrl",
     } | {f"{name}Arn" for name in functions_of(template)}
     # Then all are there
     assert expected <= outputs
@@ -421,3 +426,246 @@ def test_cfn_lint_finds_nothing():
     # Then it reports no error and no warning
     problems = [m for m in matches if not m.rule.id.startswith("I")]
     assert not problems, "\n".join(str(m) for m in problems)
+
+
+# ---- runtime behaviour the emulator hides (issue 9) -----------------------------------------
+
+#: Services whose resources a migration acts on: in whichever region a fleet names.
+TARGET_SERVICES = {"elasticloadbalancing", "lambda", "events", "cloudwatch"}
+#: Step Functions' execution metrics (AWS/States) that mean an execution did not succeed.
+UNSUCCESSFUL_EXECUTIONS = {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+DEAD_LETTER_QUEUE = {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+#: The logical id SAM gives the rule of ReplayRollbackFunction's ReplayedMigrationEvent.
+REPLAY_RULE = "ReplayRollbackFunctionReplayedMigrationEvent"
+
+
+@pytest.fixture(scope="module")
+def transformed() -> dict[str, Any]:
+    """The template after the SAM transform (code 'uploaded' nowhere: no network)."""
+    from ipsync_migrator.local.runtime import prepare_template
+
+    return prepare_template(TEMPLATE, "us-east-1", lambda directory: {"Bucket": "b", "Key": "k"})
+
+
+def unconditional(values: list[Any]) -> list[Any]:
+    """A list's items, each `!If [condition, value, AWS::NoValue]` as its value."""
+    return [v["Fn::If"][1] if isinstance(v, dict) and "Fn::If" in v else v for v in values]
+
+
+def test_grants_on_a_migrations_resources_allow_any_region_of_this_account(template):
+    # Given the functions' statements, and the ARN patterns they grant on
+    functions = set(functions_of(template))
+    granted = [
+        (owner, statement, resource)
+        for owner, statement in statements(template)
+        if owner in functions
+        for resource in as_list(statement["Resource"])
+    ]
+    checked = set()
+    for owner, statement, resource in granted:
+        if not (isinstance(resource, dict) and "Fn::Sub" in resource):
+            continue
+        # When a pattern on a service a migration acts on is split into its fields
+        pattern = resource["Fn::Sub"].replace("${AWS::Partition}", "aws")
+        _, _, service, region, account, _ = pattern.replace("${AWS::AccountId}", "ME").split(":", 5)
+        if service not in TARGET_SERVICES:
+            continue
+        checked.add(service)
+        # Then it allows every region (a fleet may list the hub account elsewhere), in this
+        # account only
+        assert (region, account) == ("*", "ME"), (owner, statement["Sid"])
+    assert checked == TARGET_SERVICES
+    # and the hub's own journal and bus stay named exactly
+    for owner, statement, resource in granted:
+        actions = set(as_list(statement["Action"]))
+        if any(action.startswith("dynamodb:") for action in actions):
+            assert resource == {"Fn::GetAtt": ["JournalTable", "Arn"]}, owner
+        if "events:PutEvents" in actions:
+            assert resource == {"Fn::GetAtt": ["EventBus", "Arn"]}, owner
+
+
+def test_a_replay_can_name_the_rollback_rule_as_its_only_destination(template, transformed):
+    # Given the output the CLI passes as StartReplay's ReplayDestination.FilterArns
+    output = template["Outputs"]["ReplayRollbackRuleArn"]["Value"]
+    # When the rule it names is looked up in the transformed template
+    rule = transformed["Resources"][REPLAY_RULE]
+    # Then it is the rule of replayed migration events, whose only target is the
+    # replay-rollback function (no notification rule: FilterArns keeps those out)
+    assert output == {"Fn::GetAtt": [REPLAY_RULE, "Arn"]}
+    assert rule["Type"] == "AWS::Events::Rule"
+    assert rule["Properties"]["EventPattern"]["replay-name"] == [{"exists": True}]
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["ReplayRollbackFunction", "Arn"]}
+
+
+def test_the_archive_and_the_journal_outlive_the_stack(template):
+    # Given the event archive and the journal table
+    archive = template["Resources"]["EventArchive"]
+    journal = template["Resources"]["JournalTable"]
+    # When their deletion and replacement policies are read
+    # Then both are kept when the stack is deleted or they are replaced
+    for resource in (archive, journal):
+        assert resource["DeletionPolicy"] == "Retain"
+        assert resource["UpdateReplacePolicy"] == "Retain"
+    # and the table refuses a delete by hand too
+    assert journal["Properties"]["DeletionProtectionEnabled"] is True
+
+
+def test_every_function_logs_to_its_own_group_kept_for_the_retention_parameter(template):
+    # Given the retention parameter and the template's log groups
+    parameter = template["Parameters"]["LogRetentionDays"]
+    assert parameter["Default"] == 30 and 30 in parameter["AllowedValues"]
+    groups = resources_of(template, "AWS::Logs::LogGroup")
+    for logical_id, function in functions_of(template).items():
+        # When the group its LoggingConfig names is looked up
+        group = groups[function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]]
+        # Then it is the function's own, named after the stack and the function
+        name = {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}/{logical_id}"}
+        assert group["Properties"]["LogGroupName"] == name
+    # and every log group of the stack (the state machines' too) keeps logs that many days
+    assert len(groups) == len(functions_of(template)) + len(STATE_MACHINES)
+    for logical_id, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, logical_id
+
+
+def test_undeliverable_rollbacks_and_notifications_go_to_a_dead_letter_queue(template):
+    # Given the dead-letter queue
+    queue = template["Resources"]["DeadLetterQueue"]["Properties"]
+    # When it, the replay-rollback function's delivery settings and the rules are read
+    function = template["Resources"]["ReplayRollbackFunction"]["Properties"]
+    invoke = function["EventInvokeConfig"]
+    (trigger,) = function["Events"].values()
+    # Then the queue is encrypted (SSE-SQS) and keeps messages 14 days
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+    # and a rollback that still fails after Lambda's retries lands in it
+    assert invoke["MaximumRetryAttempts"] >= 1
+    assert invoke["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": DEAD_LETTER_QUEUE,
+    }
+    # and so does every event a rule cannot deliver: the rollback rule's and each
+    # notification's, after a bounded retry
+    dead_lettering = {REPLAY_RULE}
+    assert trigger["Properties"]["DeadLetterConfig"] == {"Arn": DEAD_LETTER_QUEUE}
+    assert trigger["Properties"]["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 3600
+    for logical_id, rule in resources_of(template, "AWS::Events::Rule").items():
+        for target in rule["Properties"]["Targets"]:
+            assert target["DeadLetterConfig"] == {"Arn": DEAD_LETTER_QUEUE}, logical_id
+            assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 3600, logical_id
+            dead_lettering.add(logical_id)
+    assert len(dead_lettering) == 4
+
+
+def test_the_dead_letter_queue_accepts_only_our_rules_and_the_replay_function(template):
+    # Given the queue's policy
+    policy = template["Resources"]["DeadLetterQueuePolicy"]["Properties"]
+    assert policy["Queues"] == [{"Ref": "DeadLetterQueue"}]
+    by_sid = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    # When its statements are read
+    events, function = by_sid["UndeliveredEvents"], by_sid["FailedReplayRollbacks"]
+    # Then EventBridge may send to it on behalf of exactly the rules that dead-letter there
+    rules = {REPLAY_RULE} | set(resources_of(template, "AWS::Events::Rule"))
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    sources = unconditional(events["Condition"]["ArnEquals"]["aws:SourceArn"])
+    assert sorted(s["Fn::GetAtt"][0] for s in sources) == sorted(rules)
+    # and Lambda with the replay function's role (failed asynchronous invocations)
+    assert function["Principal"] == {"AWS": {"Fn::GetAtt": ["ReplayRollbackFunctionRole", "Arn"]}}
+    for statement in (events, function):
+        assert statement["Action"] == "sqs:SendMessage"
+        assert statement["Resource"] == DEAD_LETTER_QUEUE
+
+
+def alarm_actions_are_the_optional_topic(alarm: dict[str, Any]) -> bool:
+    return alarm["AlarmActions"] == {
+        "Fn::If": [
+            "HasNotificationTopic",
+            [{"Ref": "NotificationTopicArn"}],
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+
+
+@pytest.mark.parametrize("machine_id", STATE_MACHINES)
+def test_unsuccessful_executions_raise_an_alarm(template, machine_id):
+    # Given the alarms of the template
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm").values()
+    # When the one watching this state machine's executions is found
+    (alarm,) = [
+        a["Properties"]
+        for a in alarms
+        if any(
+            query.get("MetricStat", {}).get("Metric", {}).get("Dimensions")
+            == [{"Name": "StateMachineArn", "Value": {"Ref": machine_id}}]
+            for query in a["Properties"].get("Metrics", [])
+        )
+    ]
+    queries = {query["Id"]: query for query in alarm["Metrics"]}
+    watched = {
+        query["MetricStat"]["Metric"]["MetricName"]: query_id
+        for query_id, query in queries.items()
+        if "MetricStat" in query
+    }
+    (result,) = [query for query in queries.values() if query.get("ReturnData", True)]
+    # Then it sums failed, timed-out and aborted executions (a period without one of them
+    # counting as none) and fires on the first
+    assert set(watched) == UNSUCCESSFUL_EXECUTIONS
+    for query_id in watched.values():
+        assert queries[query_id]["MetricStat"]["Metric"]["Namespace"] == "AWS/States"
+        assert queries[query_id]["MetricStat"]["Stat"] == "Sum"
+        assert f"FILL({query_id}, 0)" in result["Expression"]
+    assert result["Expression"].count("+") == len(UNSUCCESSFUL_EXECUTIONS) - 1
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    assert alarm["TreatMissingData"] == "notBreaching"
+    # and notifies the topic when the stack has one (the console shows it either way)
+    assert alarm_actions_are_the_optional_topic(alarm)
+
+
+def test_a_failed_rollback_raises_its_own_alarm(template, capsys, lambda_context):
+    # Given the RollbackFailed alarm, and the state machine's Rollback state
+    from ipsync_migrator.observability import SERVICE, step_handler
+    from ipsync_migrator.planning import Step
+
+    alarm = template["Resources"]["RollbackFailedAlarm"]["Properties"]
+    states = json.loads(ASL.read_text())["States"]
+    rollback = states["Rollback"]
+    assert rollback["Parameters"]["FunctionName"] == "${RollbackFunctionArn}"
+    (catch,) = rollback["Catch"]
+    assert states[catch["Next"]]["Type"] == "Fail" and catch["Next"] == "RollbackFailed"
+
+    # When a rollback step fails
+    @step_handler(Step.ROLLBACK)
+    def failing_rollback(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        raise RuntimeError("the listener could not be restored")
+
+    with pytest.raises(RuntimeError):
+        failing_rollback({"migrationId": "m-1"}, lambda_context)
+
+    # Then it emits the metric the alarm watches, with the alarm's namespace and dimensions
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    (record,) = [r for r in records if "StepFailed" in r]
+    (directive,) = record["_aws"]["CloudWatchMetrics"]
+    dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+    assert dimensions == {"service": SERVICE, "step": Step.ROLLBACK}
+    assert {name: record[name] for name in directive["Dimensions"][0]} == dimensions
+    assert alarm["MetricName"] == "StepFailed"
+    assert alarm["Namespace"] == directive["Namespace"]
+    globals_ = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert alarm["Namespace"] == globals_["POWERTOOLS_METRICS_NAMESPACE"]
+    assert (alarm["Statistic"], alarm["Threshold"]) == ("Sum", 1)
+    assert alarm_actions_are_the_optional_topic(alarm)
+
+
+def test_anything_in_the_dead_letter_queue_raises_an_alarm(template):
+    # Given the dead-letter alarm, When its metric is read
+    alarm = template["Resources"]["DeadLetterAlarm"]["Properties"]
+    # Then it watches the queue's visible messages and fires on the first
+    assert (alarm["Namespace"], alarm["MetricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}
+    ]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    assert alarm_actions_are_the_optional_topic(alarm)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,8 @@ class StackOutputs:
     event_bus_arn: str
     #: Absent from stacks deployed before fleets existed.
     fleet_state_machine_arn: str | None = None
+    #: The rule replayed events go to (StartReplay's FilterArns); absent from older stacks.
+    replay_rule_arn: str | None = None
 
     @classmethod
     def read(cls, clients: ClientFactory, stack_name: str) -> StackOutputs:
@@ -58,6 +61,7 @@ class StackOutputs:
                 archive_arn=outputs["ArchiveArn"],
                 event_bus_arn=outputs["EventBusArn"],
                 fleet_state_machine_arn=outputs.get("FleetStateMachineArn"),
+                replay_rule_arn=outputs.get("ReplayRollbackRuleArn"),
             )
         except KeyError as exc:
             raise NotFoundError(
@@ -149,20 +153,32 @@ def invoke(clients: ClientFactory, function: str, payload: dict[str, Any]) -> di
 
 
 class Replays:
-    """EventBridge replays of the stack's archive onto its bus."""
+    """EventBridge replays of the stack's archive onto its bus, to the named rules only."""
 
-    def __init__(self, clients: ClientFactory, archive_arn: str, bus_arn: str):
+    def __init__(
+        self,
+        clients: ClientFactory,
+        archive_arn: str,
+        bus_arn: str,
+        rule_arns: Sequence[str] = (),
+    ):
         self._events = clients.client("events")
         self._archive, self._bus = archive_arn, bus_arn
+        self._rules = list(rule_arns)
 
     def start(self, name: str, since: datetime, until: datetime) -> None:
+        # Without FilterArns every rule of the bus gets the replayed events, the
+        # notification rules too: a team would hear of the window's milestones again.
+        destination: dict[str, Any] = {"Arn": self._bus}
+        if self._rules:
+            destination["FilterArns"] = self._rules
         with aws_call("events:StartReplay"):
             self._events.start_replay(
                 ReplayName=name,
                 EventSourceArn=self._archive,
                 EventStartTime=since,
                 EventEndTime=until,
-                Destination={"Arn": self._bus},
+                Destination=destination,
             )
 
     def state(self, name: str) -> str:

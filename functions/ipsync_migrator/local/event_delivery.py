@@ -2,14 +2,17 @@
 Step Functions' execution status-change events.
 
 moto 5.2 (`moto.events.models.Rule.send_to_targets`) raises NotImplementedError for Lambda
-and SNS targets, and `Replay.replay_events` replays the whole archive whatever the window.
+and SNS targets, and `Replay.replay_events` replays the whole archive whatever the window,
+to every rule of the bus whatever the replay's `Destination.FilterArns`.
 This patch delivers matching events to Lambda targets in-process (asynchronously, as
 EventBridge does, through `LambdaBackend.invoke`, which the Lambda bridge routes to our
 handlers), publishes them to SNS topics through the target's input transformer (rendered
 as EventBridge does: a value inside a JSON string is escaped into it, where moto's
 `EventTemplateParser` breaks on lists), and replays only the archived events whose
-ingestion time is in the window. moto's Step Functions emits no events: when an execution
-ends, `aws.states` "Step Functions Execution Status Change" goes to the default bus.
+ingestion time is in the window, and only to the rules FilterArns names when it names any
+(as EventBridge does: StartReplay's ReplayDestination). moto's Step Functions emits no
+events: when an execution ends, `aws.states` "Step Functions Execution Status Change" goes
+to the default bus.
 
 EventBridge promises neither order nor exactly-once delivery; moto replays in archive order,
 once each. `disorder_replays` makes replays deliver every event several times, shuffled
@@ -54,6 +57,8 @@ class EventDelivery:
         self.delivered: list[dict[str, Any]] = []
         self._replay_copies = 1
         self._replay_order: random.Random | None = None
+        #: The rules (ARNs) the replay this thread is running goes to; unset: every rule.
+        self._replaying = threading.local()
 
     def disorder_replays(self, copies: int = 3, seed: int | None = None) -> None:
         """Replays deliver each event `copies` times in a shuffled order (1: as archived)."""
@@ -76,6 +81,9 @@ class EventDelivery:
         def send_to_targets(
             rule: Any, original_event: dict[str, Any], transform_input: bool = True
         ) -> None:
+            only = getattr(delivery._replaying, "rules", None)
+            if only is not None and rule.arn not in only:
+                return  # a replay with FilterArns skips the rules it does not name
             ours = [t for t in rule.targets if parse_arn(t["Arn"]).service in _DELIVERED_HERE]
             if ours and rule.event_pattern.matches_event(original_event):
                 for target in ours:
@@ -100,10 +108,14 @@ class EventDelivery:
             if delivery._replay_order is not None:
                 delivery._replay_order.shuffle(window)
             saved, archive.events = archive.events, window
+            # moto's replay calls each rule's send_to_targets on this thread, synchronously.
+            filter_arns = (replay.destination or {}).get("FilterArns")
+            delivery._replaying.rules = frozenset(filter_arns) if filter_arns else None
             try:
                 original_replay(replay, archive)
             finally:
                 archive.events = saved
+                delivery._replaying.rules = None
 
         def terminated(worker: Any) -> None:
             original_terminated(worker)

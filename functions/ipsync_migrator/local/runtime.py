@@ -5,7 +5,7 @@ interpreter, installs the Lambda bridge (``lambda_bridge.py``: moto's Lambda run
 handlers) and the realism adapter (``realism.py``), then deploys ``template.yaml`` through the
 emulator's CloudFormation the way ``sam deploy`` would (DOMAIN.md section 5): the code zipped
 into an S3 bucket, the ASL inlined, the SAM transform done offline with aws-sam-translator, and
-three moto quirks fixed in the transformed template. Executions of the deployed state machine
+four moto quirks fixed in the transformed template. Executions of the deployed state machine
 then run the real handlers, one at a time, in the server's threads.
 
 Every moto behaviour this relies on is named where it is used; ``tests/integration/local/
@@ -61,6 +61,12 @@ _QUIET_LOGGERS = {"werkzeug": logging.WARNING, "moto.stepfunctions.parser.asl": 
 NOTIFICATION_TOPIC = "ipsync-migrator-notifications"
 #: Types whose Ref moto resolves to an object, and the attribute that is AWS's Ref value.
 _REF_IS_ATTRIBUTE = {"AWS::Events::EventBus": "Name", "AWS::Events::Archive": "ArchiveName"}
+#: Types of the template moto's CloudFormation does not implement (it logs, warns and skips
+#: each): the alarms, the dead-letter queue's policy, the replay function's async invoke
+#: config. The emulator evaluates no alarm and retries no delivery, so none has an effect.
+_NOT_IN_MOTO = frozenset(
+    {"AWS::CloudWatch::Alarm", "AWS::SQS::QueuePolicy", "AWS::Lambda::EventInvokeConfig"}
+)
 
 
 class LocalRuntime:
@@ -369,6 +375,13 @@ def _fix_moto_quirks(template: dict[str, Any]) -> None:
     for section in ("Resources", "Outputs"):
         if section in template:
             template[section] = _ref_as_attribute(template[section], named)
+    # Quirk 4: moto's CloudFormation skips these types with a warning on every start; left
+    # out here instead (nothing refers to them: no Ref, GetAtt or DependsOn).
+    template["Resources"] = {
+        name: r
+        for name, r in template.get("Resources", {}).items()
+        if r.get("Type") not in _NOT_IN_MOTO
+    }
 
 
 def _substitute_definition(properties: dict[str, Any]) -> None:

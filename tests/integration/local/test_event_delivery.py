@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import inspect
 import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from moto.events.models import Rule
 from moto.events.utils import EventTemplateParser
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
-from ipsync_migrator.local.event_delivery import render_input
+from ipsync_migrator.clients import ClientFactory
+from ipsync_migrator.local.event_delivery import EventDelivery, render_input
 
 EVENT = {
     "detail-type": "Migration Started",
@@ -60,3 +64,107 @@ def test_moto_events_deliver_to_no_lambda_or_sns_target() -> None:
 def test_moto_step_functions_emit_no_status_change_event() -> None:
     source = inspect.getsource(BaseExecutionWorkerCommunication)
     assert "put_events" not in source and "events_backends" not in source
+
+
+# ---- replays go only to the rules StartReplay's FilterArns names ----------------------------
+
+
+@dataclass
+class Bus:
+    """A bus with an archive and two rules matching the same events, each into its queue."""
+
+    clients: ClientFactory
+    arn: str
+    archive: str
+    rules: dict[str, str]
+    queues: dict[str, str]
+
+    @classmethod
+    def with_an_archived_event(cls, clients: ClientFactory) -> Bus:
+        events, sqs = clients.client("events"), clients.client("sqs")
+        arn = events.create_event_bus(Name="bus")["EventBusArn"]
+        archive = events.create_archive(ArchiveName="archive", EventSourceArn=arn)["ArchiveArn"]
+        bus = cls(clients, arn, archive, {}, {})
+        for name in ("rollback", "notify"):
+            url = bus.queues[name] = sqs.create_queue(QueueName=name)["QueueUrl"]
+            queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+            bus.rules[name] = events.put_rule(
+                Name=name, EventBusName="bus", EventPattern=json.dumps({"source": ["me"]})
+            )["RuleArn"]
+            events.put_targets(
+                Rule=name,
+                EventBusName="bus",
+                Targets=[{"Id": name, "Arn": queue["Attributes"]["QueueArn"]}],
+            )
+        bus.put_event()
+        for name in bus.queues:  # the live delivery: out of the way
+            bus.received(name)
+        return bus
+
+    def put_event(self) -> None:
+        self.clients.client("events").put_events(
+            Entries=[{"Source": "me", "DetailType": "Thing", "Detail": "{}", "EventBusName": "bus"}]
+        )
+
+    def replay(self, name: str, **destination: Any) -> None:
+        now = datetime.now(UTC)
+        self.clients.client("events").start_replay(
+            ReplayName=name,
+            EventSourceArn=self.archive,
+            EventStartTime=now - timedelta(hours=1),
+            EventEndTime=now + timedelta(hours=1),
+            Destination={"Arn": self.arn, **destination},
+        )
+
+    def received(self, rule: str) -> list[dict[str, Any]]:
+        """The events the rule's queue holds, taken out of it."""
+        sqs, url = self.clients.client("sqs"), self.queues[rule]
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return [json.loads(m["Body"]) for m in messages]
+
+
+def test_a_replay_with_filter_arns_reaches_only_the_named_rules(aws: ClientFactory) -> None:
+    # Given the event adapter, and a bus whose two rules both match an archived event
+    delivery = EventDelivery().install()
+    try:
+        bus = Bus.with_an_archived_event(aws)
+
+        # When the archive is replayed to the rollback rule only
+        bus.replay("to-rollback", FilterArns=[bus.rules["rollback"]])
+
+        # Then the rollback rule's target gets the replayed event, the other rule nothing
+        [event] = bus.received("rollback")
+        assert event["source"] == "me" and event["replay-name"] == "to-rollback"
+        assert bus.received("notify") == []
+        # and live events still reach every rule afterwards
+        bus.put_event()
+        assert [len(bus.received(rule)) for rule in bus.rules] == [1, 1]
+    finally:
+        delivery.uninstall()
+
+
+def test_a_replay_without_filter_arns_reaches_every_rule(aws: ClientFactory) -> None:
+    # Given the event adapter and the same bus
+    delivery = EventDelivery().install()
+    try:
+        bus = Bus.with_an_archived_event(aws)
+
+        # When the archive is replayed with no FilterArns
+        bus.replay("to-all")
+
+        # Then every matching rule gets the event again, as on EventBridge
+        for rule in bus.rules:
+            [event] = bus.received(rule)
+            assert event["replay-name"] == "to-all"
+    finally:
+        delivery.uninstall()
+
+
+def test_moto_replays_to_every_rule_whatever_the_filter_arns(aws: ClientFactory) -> None:
+    # Given moto alone (no adapter), When a replay names one rule
+    bus = Bus.with_an_archived_event(aws)
+    bus.replay("to-rollback", FilterArns=[bus.rules["rollback"]])
+    # Then the other rule gets it too: the gap the adapter closes (drop it once this fails)
+    assert len(bus.received("notify")) == 1

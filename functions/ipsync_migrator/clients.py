@@ -41,6 +41,9 @@ LAMBDA_CONFIG = Config(
     connect_timeout=2,
     read_timeout=5,
 )
+#: The same retries against the local emulator (`ipsync-migrator local`), which answers the
+#: handlers it runs from its own threads: on a busy machine it is slower than AWS, not faster.
+EMULATOR_LAMBDA_CONFIG = LAMBDA_CONFIG.merge(Config(read_timeout=60))
 #: On a person's machine, patient: 9 attempts of 5 s + 30 s, adaptive rate limiting: 464 s.
 CLI_CONFIG = Config(
     retries={"mode": "adaptive", "total_max_attempts": 9},
@@ -56,6 +59,8 @@ CLI_INVOKE_CONFIG = CLI_CONFIG.merge(Config(read_timeout=70))
 def botocore_config(target: AwsTarget, service: str) -> Config:
     """The retries and timeouts of `service` clients: bounded in Lambda, patient elsewhere."""
     if target.in_lambda:
+        if _is_loopback(target.endpoint_url):
+            return EMULATOR_LAMBDA_CONFIG
         return LAMBDA_CONFIG  # no function invokes another synchronously
     return CLI_INVOKE_CONFIG if service == "lambda" else CLI_CONFIG
 

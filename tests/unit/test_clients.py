@@ -142,3 +142,16 @@ def test_outside_lambda_the_factory_builds_patient_clients(
     elbv2, lambda_ = clients.client("elbv2").meta.config, clients.client("lambda").meta.config
     assert elbv2.retries == lambda_.retries == {"mode": "adaptive", "total_max_attempts": 9}
     assert (elbv2.read_timeout, lambda_.read_timeout) == (30, 70)
+
+
+def test_inside_the_emulators_lambda_clients_keep_the_retries_but_read_longer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a handler that the local runtime runs, against its loopback endpoint
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "ipsync-migrator-Cutover")
+    target = AwsTarget.from_env(endpoint_url="http://127.0.0.1:4566")
+    # When clients are built
+    config = ClientFactory(target).client("elbv2").meta.config
+    # Then they retry as in Lambda, but wait for an emulator busy with other handlers
+    assert config.retries == {"mode": "standard", "total_max_attempts": 3}
+    assert (config.connect_timeout, config.read_timeout) == (2, 60)

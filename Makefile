@@ -66,5 +66,17 @@ bench: $(STAMP) build
 	$(BIN)/python -m bench.discovery
 	$(BIN)/python -m bench.artefact
 
+# The acceptance suite against a real account, named explicitly (its credentials must be that
+# account's): a disposable estate, `sam deploy` of the build, the CLI's whole story, then
+# everything deleted (README "Acceptance run": cost, time). `make test` runs the same suite
+# on the local runtime.
+.PHONY: acceptance
+acceptance: $(STAMP) $(SAM_STAMP) build
+	IPSYNC_ACCEPTANCE_ENDPOINT=aws \
+	IPSYNC_ACCEPTANCE_ACCOUNT='$(or $(ACCOUNT),$(IPSYNC_ACCEPTANCE_ACCOUNT))' \
+	IPSYNC_ACCEPTANCE_REGION='$(or $(REGION),$(IPSYNC_ACCEPTANCE_REGION))' \
+	SAM=$(SAM) IPSYNC_BUILD_DIR=$(BUILD_DIR) \
+	$(BIN)/pytest tests/acceptance/test_acceptance.py -v -s
+
 clean:
 	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

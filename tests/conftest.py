@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,19 +12,34 @@ from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.local.demo_estate import DemoEstate, seed_demo
 from ipsync_migrator.local.emulator import embedded_aws
 
-# Keep any real AWS configuration of the machine out of every test.
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-)
-for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION"):
-    os.environ.pop(variable, None)
+# Keep any real AWS configuration of the machine out of every test, but for the acceptance
+# run against a real account, which asks for it by name (`make acceptance`); then no other
+# test may run (pytest_collection_modifyitems below).
+REAL_ACCOUNT = os.environ.get("IPSYNC_ACCEPTANCE_ENDPOINT") == "aws"
+if not REAL_ACCOUNT:
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+    )
+    for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION"):
+        os.environ.pop(variable, None)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    acceptance = Path(__file__).parent / "acceptance"
+    others = [i.nodeid for i in items if acceptance not in i.path.parents]
+    if REAL_ACCOUNT and others:
+        raise pytest.UsageError(
+            "IPSYNC_ACCEPTANCE_ENDPOINT=aws runs tests/acceptance/ only (with real credentials), "
+            f"but {len(others)} other test(s) were collected, e.g. {others[0]}. "
+            "Run `make acceptance`, or pytest tests/acceptance/."
+        )
 
 
 @pytest.fixture

@@ -34,7 +34,41 @@ def _zip(source: str) -> bytes:
     return buffer.getvalue()
 
 
-_CODE = _zip("def lambda_handler(event, context):\n    return {'synced': True}\n")
+#: A no-op stand-in for the published function (nothing here ever runs it).
+LEGACY_CODE = _zip("def lambda_handler(event, context):\n    return {'synced': True}\n")
+
+
+def legacy_environment(
+    alb_dns_name: str,
+    target_group_arn: str,
+    bucket: str,
+    region: str,
+    alb_port: int = 80,
+    variant: str = "v1",
+    same_vpc: bool | None = None,
+) -> dict[str, str]:
+    """The environment a legacy function of `variant` (v1, v2 or hostname) was deployed with."""
+    if variant == "hostname":
+        return {
+            "TARGET_FQDN": alb_dns_name,
+            "ELB_TG_ARN": target_group_arn,
+            "DNS_SERVER": "169.254.169.253",
+            "BUCKET_REGION": region,
+            "S3_BUCKET": bucket,
+            "REMOVE_UNTRACKED_TG_IP": "True",
+        }
+    env = {
+        "ALB_DNS_NAME": alb_dns_name,
+        "ALB_LISTENER": str(alb_port),
+        "NLB_TG_ARN": target_group_arn,
+        "S3_BUCKET": bucket,
+        "MAX_LOOKUP_PER_INVOCATION": "50",
+        "INVOCATIONS_BEFORE_DEREGISTRATION": "3",
+        "CW_METRIC_FLAG_IP_COUNT": "True",
+    }
+    if variant == "v2":
+        env["SAME_VPC"] = "false" if same_vpc is False else "true"
+    return env
 
 
 @dataclass(frozen=True)
@@ -234,28 +268,15 @@ class EstateBuilder:
         bucket: str | None = None,
     ) -> str:
         """A legacy IP-sync function of `variant` (v1, v2 or hostname), with its schedule."""
-        bucket = bucket or f"{name}-state"
-        if variant == "hostname":
-            env = {
-                "TARGET_FQDN": alb_dns_name,
-                "ELB_TG_ARN": target_group_arn,
-                "DNS_SERVER": "169.254.169.253",
-                "BUCKET_REGION": self.region,
-                "S3_BUCKET": bucket,
-                "REMOVE_UNTRACKED_TG_IP": "True",
-            }
-        else:
-            env = {
-                "ALB_DNS_NAME": alb_dns_name,
-                "ALB_LISTENER": str(alb_port),
-                "NLB_TG_ARN": target_group_arn,
-                "S3_BUCKET": bucket,
-                "MAX_LOOKUP_PER_INVOCATION": "50",
-                "INVOCATIONS_BEFORE_DEREGISTRATION": "3",
-                "CW_METRIC_FLAG_IP_COUNT": "True",
-            }
-            if variant == "v2":
-                env["SAME_VPC"] = "false" if same_vpc is False else "true"
+        env = legacy_environment(
+            alb_dns_name,
+            target_group_arn,
+            bucket or f"{name}-state",
+            self.region,
+            alb_port=alb_port,
+            variant=variant,
+            same_vpc=same_vpc,
+        )
         tags = {"aws:cloudformation:stack-name": stack_name} if stack_name else {}
         arn = self.function(name, env, handler=handler, description=description, tags=tags)
         if schedule:
@@ -276,7 +297,7 @@ class EstateBuilder:
                 Runtime="python3.13",
                 Role=self._role(),
                 Handler=handler,
-                Code={"ZipFile": _CODE},
+                Code={"ZipFile": LEGACY_CODE},
                 Description=description,
                 Environment={"Variables": environment},
                 Tags=tags or {},

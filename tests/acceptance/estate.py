@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
+from ipsync_migrator.aws.errors import error_code
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.local.estate import (
     LEGACY_CODE,
@@ -33,6 +34,7 @@ from ipsync_migrator.local.estate import (
     LEGACY_HANDLER,
     legacy_environment,
 )
+from ipsync_migrator.local.health import forwarded_target_group_arns
 
 TAG_KEY = "ipsync-acceptance-run"
 PORT = 80
@@ -350,7 +352,7 @@ def _legacy_function(
             )
         except ClientError as exc:
             # A new role takes seconds to reach Lambda ("cannot be assumed by Lambda").
-            if _code(exc) == "InvalidParameterValueException":
+            if error_code(exc) == "InvalidParameterValueException":
                 return None
             raise
 
@@ -397,29 +399,23 @@ def observe(clients: ClientFactory, estate: LegacyEstate) -> Observed:
     elb, events, lam = clients.client("elbv2"), clients.client("events"), clients.client("lambda")
     listeners = elb.describe_listeners(LoadBalancerArn=estate.nlb_arn)["Listeners"]
     production = next(li for li in listeners if li["ListenerArn"] == estate.listener_arn)
-    arns = tuple(_forwarded(production["DefaultActions"]))
-    types = (
-        tuple(
-            g["TargetType"]
-            for g in elb.describe_target_groups(TargetGroupArns=list(arns))["TargetGroups"]
-        )
-        if arns
-        else ()
-    )
-    groups = _all(elb, "describe_target_groups", "TargetGroups")
+    # A plain forward reads back with a ForwardConfig naming the same group: once each.
+    arns = tuple(dict.fromkeys(forwarded_target_group_arns(production["DefaultActions"])))
+    groups = {g["TargetGroupArn"]: g for g in _all(elb, "describe_target_groups", "TargetGroups")}
     alb_groups = {
-        g["TargetGroupArn"]: _registered(elb, g["TargetGroupArn"])
-        for g in groups
+        arn: _registered(elb, arn)
+        for arn, g in groups.items()
         if g.get("VpcId") == estate.vpc_id and g["TargetType"] == "alb"
     }
-    ip_group = next((g for g in groups if g["TargetGroupArn"] == estate.target_group_arn), None)
     return Observed(
-        listener_group_types=types,
+        listener_group_types=tuple(groups[arn]["TargetType"] for arn in arns),
         listener_group_arns=arns,
         listener_actions=tuple(production["DefaultActions"]),
         other_listeners=len(listeners) - 1,
         alb_groups=alb_groups,
-        ip_group_targets=_registered(elb, estate.target_group_arn) if ip_group else None,
+        ip_group_targets=(
+            _registered(elb, estate.target_group_arn) if estate.target_group_arn in groups else None
+        ),
         rule_state=_absent_as_none(lambda: events.describe_rule(Name=estate.names.rule)["State"]),
         reserved_concurrency=_absent_as_none(
             lambda: lam.get_function_concurrency(FunctionName=estate.names.function).get(
@@ -431,15 +427,6 @@ def observe(clients: ClientFactory, estate: LegacyEstate) -> Observed:
         )
         is not None,
     )
-
-
-def _forwarded(actions: Iterable[dict[str, Any]]) -> Iterable[str]:
-    for action in actions:
-        if action.get("Type") != "forward":
-            continue
-        weighted = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
-        arns = [w["TargetGroupArn"] for w in weighted] or [action["TargetGroupArn"]]
-        yield from dict.fromkeys(arns)
 
 
 def _registered(elb: Any, arn: str) -> frozenset[str]:
@@ -670,7 +657,7 @@ def _delete_archive(clients: ClientFactory, archive: str) -> bool:
 
 
 def delete_objects(s3: Any, bucket: str, prefix: str = "") -> int:
-    """Delete every object (every version) under `prefix`; return how many went."""
+    """Delete every object under `prefix`, every version (SAM's bucket keeps them); a count."""
     deleted = 0
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
         versions = [
@@ -689,7 +676,7 @@ def _delete_bucket(clients: ClientFactory, bucket: str) -> bool:
         delete_objects(s3, bucket)
         s3.delete_bucket(Bucket=bucket)
     except ClientError as exc:
-        if _code(exc) == "NoSuchBucket":
+        if error_code(exc) == "NoSuchBucket":
             return False
         raise
     return True
@@ -767,16 +754,12 @@ _ABSENT_CODES = frozenset(
 )
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def _absent_as_none(call: Callable[[], _T]) -> _T | None:
     """The call's result, or None when the resource does not exist."""
     try:
         return call()
     except ClientError as exc:
-        if _code(exc) in _ABSENT_CODES:
+        if error_code(exc) in _ABSENT_CODES:
             return None
         raise
 
@@ -786,7 +769,7 @@ def _ignore_absent(call: Callable[[], Any]) -> bool:
     try:
         call()
     except ClientError as exc:
-        if _code(exc) in _ABSENT_CODES:
+        if error_code(exc) in _ABSENT_CODES:
             return False
         raise
     return True
@@ -799,7 +782,7 @@ def _retry(call: Callable[[], Any], codes: set[str], waits: Waits) -> Any:
         try:
             return call()
         except ClientError as exc:
-            if _code(exc) not in codes or time.monotonic() > deadline:
+            if error_code(exc) not in codes or time.monotonic() > deadline:
                 raise
         time.sleep(waits.interval)
 
@@ -832,5 +815,5 @@ def _all(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict[str,
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, ClientError):
-        return f"{_code(exc)}: {exc.response.get('Error', {}).get('Message', '')}"
+        return f"{error_code(exc)}: {exc.response.get('Error', {}).get('Message', '')}"
     return f"{type(exc).__name__}: {exc}"

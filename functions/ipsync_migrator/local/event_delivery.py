@@ -81,6 +81,8 @@ class EventDelivery:
         def send_to_targets(
             rule: Any, original_event: dict[str, Any], transform_input: bool = True
         ) -> None:
+            if not receives_events(rule):
+                return
             only = getattr(delivery._replaying, "rules", None)
             if only is not None and rule.arn not in only:
                 return  # a replay with FilterArns skips the rules it does not name
@@ -161,6 +163,17 @@ class EventDelivery:
         with self._lock:
             self._threads.append(thread)
         thread.start()
+
+
+def receives_events(rule: Any) -> bool:
+    """As on EventBridge: a DISABLED rule, or one with a schedule and no pattern, gets none.
+
+    moto hands every event to every rule, so without this the legacy functions' schedules
+    would "invoke" them (and moto would try Docker) on each migration event.
+    """
+    if rule.state != "ENABLED":
+        return False
+    return not (rule.scheduled_expression and rule.event_pattern._raw_pattern is None)
 
 
 def _ingested(event: dict[str, Any]) -> float:

@@ -168,3 +168,55 @@ def test_moto_replays_to_every_rule_whatever_the_filter_arns(aws: ClientFactory)
     bus.replay("to-rollback", FilterArns=[bus.rules["rollback"]])
     # Then the other rule gets it too: the gap the adapter closes (drop it once this fails)
     assert len(bus.received("notify")) == 1
+
+
+# ---- disabled and schedule-only rules receive no events -----------------------------------
+
+
+def rules_into_queues(aws: ClientFactory) -> dict[str, str]:
+    """On the default bus: a pattern rule, a DISABLED one, and a schedule-only one, each into
+    its own queue."""
+    events, sqs = aws.client("events"), aws.client("sqs")
+    rules = {
+        "pattern": {"EventPattern": json.dumps({"source": ["me"]})},
+        "disabled": {"EventPattern": json.dumps({"source": ["me"]}), "State": "DISABLED"},
+        "schedule": {"ScheduleExpression": "rate(1 minute)"},
+    }
+    queues = {}
+    for name, spec in rules.items():
+        url = sqs.create_queue(QueueName=f"q-{name}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+        events.put_rule(Name=name, **spec)
+        events.put_targets(Rule=name, Targets=[{"Id": "q", "Arn": arn["QueueArn"]}])
+        queues[name] = url
+    return queues
+
+
+def delivered(aws: ClientFactory, queues: dict[str, str]) -> dict[str, int]:
+    sqs = aws.client("sqs")
+    return {
+        name: len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []))
+        for name, url in queues.items()
+    }
+
+
+def test_only_enabled_rules_with_a_pattern_receive_events(aws: ClientFactory) -> None:
+    # Given the event adapter and the three rules
+    delivery = EventDelivery().install()
+    try:
+        queues = rules_into_queues(aws)
+        # When an event is put on the default bus
+        aws.client("events").put_events(
+            Entries=[{"Source": "me", "DetailType": "t", "Detail": "{}"}]
+        )
+        # Then only the enabled pattern rule gets it, as on EventBridge
+        assert delivered(aws, queues) == {"pattern": 1, "disabled": 0, "schedule": 0}
+    finally:
+        delivery.uninstall()
+
+
+def test_moto_delivers_to_disabled_and_schedule_only_rules(aws: ClientFactory) -> None:
+    # Given moto alone, When an event is put / Then every rule gets it: the gap closed above
+    queues = rules_into_queues(aws)
+    aws.client("events").put_events(Entries=[{"Source": "me", "DetailType": "t", "Detail": "{}"}])
+    assert delivered(aws, queues) == {"pattern": 1, "disabled": 1, "schedule": 1}

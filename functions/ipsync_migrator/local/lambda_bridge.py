@@ -10,6 +10,8 @@ package in the calling (server) thread, the way the Lambda Python runtime would:
   (region, function name, fake credentials) and, in server mode, ``AWS_ENDPOINT_URL`` so the
   handler's boto3 calls reach the emulator; the process environment is restored afterwards;
 - calls are serialized (one lock), because the environment is process-wide;
+- while the handler runs, ``current_function()`` (a context variable, so per thread) names
+  the function, for the call log (``call_log.py``) to attribute the handler's AWS calls;
 - an exception becomes Lambda's error payload ``{"errorType", "errorMessage", "stackTrace"}``
   with ``X-Amz-Function-Error: Unhandled``; moto's Step Functions interpreter then names the
   state's error after ``errorType`` (relied on: ``state_task_service_lambda._from_error``), so
@@ -31,6 +33,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -38,7 +41,14 @@ from typing import Any
 from aws_lambda_powertools import Metrics
 from moto.awslambda.models import LambdaFunction
 
-__all__ = ["BRIDGED_HANDLER_PREFIX", "LambdaBridge", "LambdaContext"]
+__all__ = [
+    "BRIDGED_HANDLER_PREFIX",
+    "LambdaBridge",
+    "LambdaContext",
+    "RunningFunction",
+    "current_function",
+    "running_as",
+]
 
 #: Functions whose Handler starts with this run in-process; all others are left to moto.
 BRIDGED_HANDLER_PREFIX = "ipsync_migrator."
@@ -66,6 +76,34 @@ STEP_CONTEXT = "ipsync_migrator.handlers.runtime"
 _MISSING = object()
 _active: LambdaBridge | None = None
 _install_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class RunningFunction:
+    """The function whose handler runs in this thread: its name, ARN, region and role."""
+
+    name: str
+    arn: str
+    region: str
+    role: str
+
+
+_running: ContextVar[RunningFunction | None] = ContextVar("ipsync_running_function", default=None)
+
+
+def current_function() -> RunningFunction | None:
+    """The bridged function running in this thread (None outside a bridged invocation)."""
+    return _running.get()
+
+
+@contextmanager
+def running_as(function: RunningFunction) -> Iterator[None]:
+    """The block runs as `function`'s handler (the bridge's run(); tests of call_log.py)."""
+    token = _running.set(function)
+    try:
+        yield
+    finally:
+        _running.reset(token)
 
 
 @dataclass
@@ -159,8 +197,14 @@ class LambdaBridge:
                     handler = _load_handler(str(function.handler))
                 except Exception as exc:  # the runtime's name for it: not the handler's error
                     return _error_payload(exc, context, "Runtime.ImportModuleError"), True
+                running = RunningFunction(
+                    name=context.function_name,
+                    arn=context.invoked_function_arn,
+                    region=str(function.region),
+                    role=str(function.role or ""),
+                )
                 try:
-                    with _fresh_handler_state():
+                    with running_as(running), _fresh_handler_state():
                         result = handler(event, context)
                 except Exception as exc:
                     return _error_payload(exc, context), True

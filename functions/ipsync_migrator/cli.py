@@ -21,7 +21,16 @@ from ipsync_migrator.config import DEFAULT_STACK_NAME, AwsTarget
 from ipsync_migrator.discovery import discover
 from ipsync_migrator.errors import InvalidInputError, IpsyncError, NotFoundError
 from ipsync_migrator.fleet import load_fleet_spec
-from ipsync_migrator.models import Deployment, DiscoveryReport, MigrationOptions, Strategy, Verdict
+from ipsync_migrator.limits import MAX_HISTORY_EVENTS, check_history_budget
+from ipsync_migrator.models import (
+    DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+    MAX_APPROVAL_TIMEOUT_SECONDS,
+    Deployment,
+    DiscoveryReport,
+    MigrationOptions,
+    Strategy,
+    Verdict,
+)
 from ipsync_migrator.operations import Service
 from ipsync_migrator.planning import plan_migration
 from ipsync_migrator.progress import follow, follow_replay, parse_time
@@ -135,12 +144,32 @@ def migrate_command(
     strategy: Annotated[Strategy, typer.Option(help="How the new group proves itself.")] = (
         Strategy.PROBE
     ),
-    poll_seconds: Annotated[int, typer.Option(min=0)] = 15,
-    health_timeout_seconds: Annotated[int, typer.Option(min=0)] = 600,
-    bake_seconds: Annotated[int, typer.Option(min=0)] = 900,
+    poll_seconds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Seconds between health and bake checks. With the health timeout and bake "
+            f"time it bounds an execution's history ({MAX_HISTORY_EVENTS:,} events at most).",
+        ),
+    ] = 15,
+    health_timeout_seconds: Annotated[
+        int, typer.Option(min=0, help="How long the new group may take to turn healthy.")
+    ] = 600,
+    bake_seconds: Annotated[
+        int, typer.Option(min=0, help="How long production is watched after cutover.")
+    ] = 900,
     drain_seconds: Annotated[int, typer.Option(min=0)] = 3600,
     finalize_after_seconds: Annotated[int | None, typer.Option(min=0)] = None,
     approve_before_cutover: Annotated[bool, typer.Option()] = False,
+    approval_timeout_seconds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_APPROVAL_TIMEOUT_SECONDS,
+            help="How long an approval gate waits for `approve`: unapproved before cutover "
+            "the migration rolls back; before finalize it stays retired.",
+        ),
+    ] = DEFAULT_APPROVAL_TIMEOUT_SECONDS,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     wait: Annotated[bool, typer.Option(help="Follow the executions until they end.")] = False,
     fleet: Annotated[
@@ -169,7 +198,9 @@ def migrate_command(
         drain_seconds=drain_seconds,
         finalize_after_seconds=finalize_after_seconds,
         approve_before_cutover=approve_before_cutover,
+        approval_timeout_seconds=approval_timeout_seconds,
     )
+    _run(lambda: check_history_budget(options))  # before anything is read or started
     clients = ClientFactory(ctx.obj)
     service = _run(lambda: Service.connect(clients, stack_name))
     report = _run(lambda: _discover(clients, Output.TABLE))
@@ -467,6 +498,7 @@ def local_command(
 
 def _migrate_fleet(ctx: typer.Context, path: Path, yes: bool, wait: bool, stack_name: str) -> None:
     spec, digest = _run(lambda: load_fleet_spec(path))
+    _run(lambda: check_history_budget(spec.options))  # each child's Preflight would refuse
     service = _run(lambda: Service.connect(ClientFactory(ctx.obj), stack_name))
     out.print(fleet_spec_view(spec, str(path)))
     if not yes and not typer.confirm("Start this fleet?", default=False):

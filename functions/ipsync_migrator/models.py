@@ -274,11 +274,21 @@ class Strategy(StrEnum):
     WEIGHTED = "weighted"
 
 
+#: How long an approval gate waits by default (a day), and at most (a week).
+DEFAULT_APPROVAL_TIMEOUT_SECONDS = 86_400
+MAX_APPROVAL_TIMEOUT_SECONDS = 604_800
+
+
 class MigrationOptions(Model):
-    """Per-migration choices; every timing has a production default and can be ~0 in tests."""
+    """Per-migration choices; every timing has a production default and can be ~1 s in tests.
+
+    Bounds: pollSeconds >= 1 (each poll iteration costs history events; limits.py bounds the
+    loops), and an approval gate waits 1 s to a week (AwaitCutoverApproval and
+    AwaitFinalizeApproval read approvalTimeoutSeconds as their TimeoutSecondsPath).
+    """
 
     strategy: Strategy = Strategy.PROBE
-    poll_seconds: int = Field(default=15, ge=0)
+    poll_seconds: int = Field(default=15, ge=1)
     healthy_checks_required: int = Field(default=3, ge=1)
     health_timeout_seconds: int = Field(default=600, ge=0)
     bake_seconds: int = Field(default=900, ge=0)
@@ -289,3 +299,6 @@ class MigrationOptions(Model):
     delete_state: bool = False
     approve_before_cutover: bool = False
     approve_before_finalize: bool = False
+    approval_timeout_seconds: int = Field(
+        default=DEFAULT_APPROVAL_TIMEOUT_SECONDS, ge=1, le=MAX_APPROVAL_TIMEOUT_SECONDS
+    )

@@ -14,7 +14,7 @@ from ipsync_migrator.models import Deployment, MigrationOptions
 from ipsync_migrator.operations import Service, Started
 
 FAST = MigrationOptions(
-    poll_seconds=0, health_timeout_seconds=60, bake_seconds=0, drain_seconds=0
+    poll_seconds=1, health_timeout_seconds=60, bake_seconds=0, drain_seconds=0
 ).model_copy(update={"healthy_checks_required": 2})
 
 

@@ -12,7 +12,7 @@ from ipsync_migrator.local.runtime import LocalRuntime
 from ipsync_migrator.models import Verdict
 
 runner = CliRunner()
-FAST = ["--poll-seconds", "0", "--bake-seconds", "0", "--drain-seconds", "0"]
+FAST = ["--poll-seconds", "1", "--bake-seconds", "0", "--drain-seconds", "0"]
 
 
 def test_migrate_status_report_and_replay_rollback(runtime: LocalRuntime) -> None:

@@ -103,3 +103,24 @@ def test_unreachable_endpoint_is_a_clear_error() -> None:
     result = runner.invoke(app, ["--endpoint-url", "http://127.0.0.1:9", "discover"])
     assert result.exit_code == 2, result.output
     assert "Cannot reach the AWS endpoint" in result.stderr
+
+
+def test_migrate_refuses_timings_that_could_outgrow_the_history_before_anything_starts() -> None:
+    # Given an endpoint nothing answers on: any AWS call would be a different error
+    unreachable = ["--endpoint-url", "http://127.0.0.1:9"]
+    timings = ["--poll-seconds", "1", "--bake-seconds", "86400"]
+
+    # When migrate is asked to start with a day's bake polled every second
+    result = runner.invoke(app, [*unreachable, "migrate", "--all", "--yes", *timings])
+
+    # Then it refuses before reaching AWS, naming the limit and a fix
+    assert result.exit_code == 2, result.output
+    assert "25,000" in result.stderr and "Cannot reach" not in result.stderr
+    assert "fix:" in result.stderr and "--poll-seconds" in result.stderr
+
+
+def test_migrate_refuses_a_zero_poll_and_an_approval_timeout_over_a_week() -> None:
+    for option, value in (("--poll-seconds", "0"), ("--approval-timeout-seconds", "604801")):
+        result = runner.invoke(app, ["migrate", "--all", option, value])
+        assert result.exit_code == 2, (option, result.output)
+        assert option in result.output, result.output

@@ -34,7 +34,7 @@ VALID = {
     ],
     "maxConcurrency": 2,
     "toleratedFailurePercentage": 25,
-    "options": {"strategy": "swap-and-watch", "pollSeconds": 0},
+    "options": {"strategy": "swap-and-watch", "pollSeconds": 1},
 }
 
 

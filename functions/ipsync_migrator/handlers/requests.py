@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ipsync_migrator.fleet import ChildResult
 from ipsync_migrator.models import MigrationOptions, Model, Target
@@ -38,10 +38,20 @@ class RollbackRequest(Model):
 
 
 class ApprovalRequest(Model):
+    """A gate opens (`taskToken`), or its wait ended unapproved (`timedOutAfterSeconds`)."""
+
     migration_id: str = Field(pattern=MIGRATION_ID)
     owner: str | None = None
     gate: str = Field(pattern=r"^(cutover|finalize)$")
-    task_token: str = Field(min_length=1)
+    task_token: str | None = Field(default=None, min_length=1)
+    #: Sent by the state machine once the gate's TimeoutSeconds passed (States.Timeout).
+    timed_out_after_seconds: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _token_or_timeout(self) -> Self:
+        if (self.task_token is None) == (self.timed_out_after_seconds is None):
+            raise ValueError("send either taskToken or timedOutAfterSeconds, not both or neither")
+        return self
 
 
 class MigrationEventDetail(Model):

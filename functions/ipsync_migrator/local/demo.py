@@ -29,7 +29,7 @@ from ipsync_migrator.reporting import build_report
 
 #: Production timings, shrunk so the demo runs in seconds (the state machine reads them).
 DEMO_OPTIONS = MigrationOptions(
-    poll_seconds=0, health_timeout_seconds=60, bake_seconds=1, drain_seconds=0
+    poll_seconds=1, health_timeout_seconds=60, bake_seconds=1, drain_seconds=0
 ).model_copy(update={"healthy_checks_required": 2})
 
 

@@ -1,4 +1,7 @@
-"""Step `request_approval`: park the Step Functions task token until a person approves."""
+"""Step `request_approval`: park the Step Functions task token until a person approves.
+
+When the gate's wait times out instead, the same function journals `approval_timed_out`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,16 @@ from ipsync_migrator.events import DetailType
 from ipsync_migrator.journal import MigrationRecord
 from ipsync_migrator.steps.context import APPROVAL_STEP, StepContext
 
-__all__ = ["APPROVAL_STEP", "pending_approval", "request_approval"]
+__all__ = [
+    "APPROVAL_STEP",
+    "APPROVAL_TIMED_OUT_STEP",
+    "approval_timed_out",
+    "pending_approval",
+    "request_approval",
+]
+
+#: The step that journals a gate's wait ending without an approval.
+APPROVAL_TIMED_OUT_STEP = "approval_timed_out"
 
 
 def request_approval(
@@ -25,6 +37,31 @@ def request_approval(
         detail_type=DetailType.APPROVAL_REQUESTED,
     )
     return {"gate": gate, "waiting": True}
+
+
+def approval_timed_out(
+    ctx: StepContext, migration_id: str, owner: str | None, gate: str, seconds: int
+) -> dict[str, Any]:
+    """Journal that the gate waited `seconds` unapproved: its token is dropped, the state kept.
+
+    Before finalize that is where the migration stays (retired, rollback still possible);
+    the cutover gate's timeout goes on to Rollback, which records its own state.
+    """
+    record = ctx.load(migration_id, owner)
+    note = (
+        f"{gate} approval timed out after {seconds} s without `ipsync-migrator approve`; the "
+        f"migration stays {record.state.value}"
+    )
+    if gate == "finalize":
+        note += f": finalize it with `ipsync-migrator finalize {migration_id}` when ready"
+    record.notes.append(note)
+    saved = ctx.complete(
+        record,
+        APPROVAL_TIMED_OUT_STEP,
+        before={"gate": gate, "approval": "pending"},
+        after={"gate": gate, "timedOutAfterSeconds": seconds},
+    )
+    return {"gate": gate, "timedOut": True, "state": saved.state.value, "note": note}
 
 
 def pending_approval(record: MigrationRecord) -> dict[str, str]:

@@ -8,6 +8,7 @@ from ipsync_migrator.discovery import discover
 from ipsync_migrator.errors import ConcurrentMigrationError, InvalidInputError, NotFoundError
 from ipsync_migrator.events import DetailType
 from ipsync_migrator.journal import ACTIVE_STATES, MigrationRecord, MigrationState
+from ipsync_migrator.limits import check_history_budget
 from ipsync_migrator.models import MigrationOptions, Target, Verdict
 from ipsync_migrator.naming import migration_id_for_target_group
 from ipsync_migrator.planning import Step, plan_migration
@@ -25,6 +26,8 @@ def preflight(
     target: Target | None = None,
 ) -> dict[str, Any]:
     """Classify and plan; a migratable deployment gets an in-progress record owned by `owner`."""
+    # Before any read or write: timings whose polls could outgrow the execution's history.
+    check_history_budget(options)
     region = target_group_arn.split(":")[3]
     if region != ctx.clients.region:
         raise InvalidInputError(
@@ -92,6 +95,8 @@ def _result(record: MigrationRecord, resumed: bool) -> dict[str, Any]:
         "findings": record.plan.get("warnings", []),
         "plan": record.plan,
         "state": record.state.value,
-        "options": record.options,
+        # Through the model: a record journaled before an option existed gets its default,
+        # so every path the state machine reads (TimeoutSecondsPath, SecondsPath) exists.
+        "options": MigrationOptions.model_validate(record.options).to_json_dict(),
         "resumed": resumed,
     }

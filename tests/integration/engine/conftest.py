@@ -19,7 +19,7 @@ from ipsync_migrator.steps.context import StepContext
 
 TABLE, BUS = "journal", "ipsync-migrator"
 FAST = MigrationOptions(
-    poll_seconds=0, health_timeout_seconds=300, bake_seconds=0, drain_seconds=0
+    poll_seconds=1, health_timeout_seconds=300, bake_seconds=0, drain_seconds=0
 ).model_copy(update={"healthy_checks_required": 2})
 
 

@@ -102,6 +102,26 @@ def test_malformed_handler_input_is_rejected_before_any_aws_call(
     assert sum(realism.calls.values()) == 0
 
 
+def test_timings_that_could_outgrow_the_history_are_refused_before_any_aws_call(
+    demo: DemoEstate, ctx: StepContext, realism: Realism, lambda_context: Any
+) -> None:
+    # Given options whose bake loop could need more than 25,000 history events
+    too_long = FAST.model_copy(update={"poll_seconds": 1, "bake_seconds": 86_400})
+    realism.reset()
+
+    # When Preflight is asked to start with them (directly, and as the Lambda handler)
+    with pytest.raises(InvalidInputError, match="25,000") as refused:
+        preflight(ctx, demo.shop_tg, OWNER, too_long)
+    event = {"targetGroupArn": demo.shop_tg, "owner": OWNER, "options": too_long.to_json_dict()}
+    with pytest.raises(InvalidInputError, match="25,000"):
+        preflight_handler.handler(event, lambda_context)
+
+    # Then it says how to fix them, and nothing was read or written: no call, no record
+    assert "pollSeconds" in refused.value.remediation
+    assert sum(realism.calls.values()) == 0
+    assert ctx.journal.all() == []
+
+
 def test_target_group_in_another_region_is_refused_without_changes(
     ctx: StepContext, realism: Realism
 ) -> None:

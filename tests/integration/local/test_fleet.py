@@ -30,7 +30,7 @@ pytestmark = pytest.mark.timeout(600)
 HUB_ACCOUNT = "123456789012"
 MEMBER_ROLE = "ipsync-migrator-member"
 OPTIONS = {
-    "pollSeconds": 0,
+    "pollSeconds": 1,
     "healthTimeoutSeconds": 60,
     "bakeSeconds": 0,
     "drainSeconds": 0,

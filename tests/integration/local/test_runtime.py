@@ -29,7 +29,7 @@ pytestmark = pytest.mark.timeout(600)
 #: execution's Preflight sends, so either may run first: the second resumes the first's record.
 SHOP_EXECUTION = "local-runtime-shop"
 OPTIONS = {
-    "pollSeconds": 0,
+    "pollSeconds": 1,
     "healthTimeoutSeconds": 60,
     "bakeSeconds": 0,
     "drainSeconds": 0,

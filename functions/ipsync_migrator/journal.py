@@ -46,6 +46,13 @@ class MigrationRecord(Model):
     state: MigrationState = MigrationState.PLANNED
     current_step: str = ""
     owner: str = ""
+    #: The fencing epoch: bumped by every run that takes the migration over (a new execution,
+    #: a rollback from the CLI or a replay); only grows. With `owner` it is the token.
+    epoch: int = 0
+    #: Every run that held the migration: owner, epoch and when it took over.
+    runs: list[dict[str, Any]] = Field(default_factory=list)
+    #: The step a holder began (owner, epoch, step, at) and has not completed yet.
+    in_flight: dict[str, Any] | None = None
     version: int = 0
     created_at: str = Field(default_factory=utc_now)
     updated_at: str = Field(default_factory=utc_now)

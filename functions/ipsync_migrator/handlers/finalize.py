@@ -21,4 +21,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request.migration_id,
         request.delete_target_group,
         request.delete_state,
+        request.owner,
     )

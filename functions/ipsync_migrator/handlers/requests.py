@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import Field, model_validator
 
-from ipsync_migrator.fleet import ChildResult
+from ipsync_migrator.fleet import EXECUTION_ARN, ResultWriterDetails
 from ipsync_migrator.models import MigrationOptions, Model, Target
 
 MIGRATION_ID = r"^[A-Za-z0-9_-]{1,80}$"
 TARGET_GROUP_ARN = r"^arn:aws[\w-]*:elasticloadbalancing:[\w-]+:\d{12}:targetgroup/[\w-]+/\w+$"
 
 
+#: The fencing token's owner: the execution (ARN) that drives the migration; never blank.
+Owner = Annotated[str, Field(min_length=1, max_length=256, pattern=r"\S")]
+
+
 class StepRequest(Model):
     migration_id: str = Field(pattern=MIGRATION_ID)
-    #: The run driving the migration (the execution name); steps refuse another run's record.
-    owner: str | None = None
+    #: The run driving the migration; a step refuses a record another run holds, and a
+    #: request without an owner is refused before any AWS call (no anonymous writer).
+    owner: Owner
 
 
 class PreflightRequest(Model):
@@ -28,6 +33,8 @@ class PreflightRequest(Model):
 
 class FinalizeRequest(Model):
     migration_id: str = Field(pattern=MIGRATION_ID)
+    #: The state machine's own run; absent when a person finalizes from the CLI.
+    owner: Owner | None = None
     delete_target_group: bool | None = None
     delete_state: bool | None = None
 
@@ -35,13 +42,16 @@ class FinalizeRequest(Model):
 class RollbackRequest(Model):
     migration_id: str = Field(pattern=MIGRATION_ID)
     reason: str = ""
+    #: The state machine's Rollback undoes only while its own run holds the migration; absent
+    #: (the CLI), the rollback takes the migration over and stops the execution first.
+    owner: Owner | None = None
 
 
 class ApprovalRequest(Model):
     """A gate opens (`taskToken`), or its wait ended unapproved (`timedOutAfterSeconds`)."""
 
     migration_id: str = Field(pattern=MIGRATION_ID)
-    owner: str | None = None
+    owner: Owner
     gate: str = Field(pattern=r"^(cutover|finalize)$")
     task_token: str | None = Field(default=None, min_length=1)
     #: Sent by the state machine once the gate's TimeoutSeconds passed (States.Timeout).
@@ -67,14 +77,19 @@ class FleetDiscoverRequest(Model):
     """DiscoverFleet's input: the fleet execution's input and its id."""
 
     spec: dict[str, Any]
-    fleet_execution_id: str = Field(min_length=1, max_length=256)
+    fleet_execution_id: str = Field(pattern=EXECUTION_ARN, max_length=256)
+
+
+#: The keys DiscoverFleet wrote (fleet.FleetKeys): S3 keys are at most 1,024 bytes.
+FLEET_KEY = r"^fleets/[^\s]+$"
 
 
 class FleetReportRequest(Model):
-    """FleetReport's input: the Map's results and what discovery left out."""
+    """FleetReport's input: where discovery and the Map's ResultWriter put the fleet's files."""
 
-    fleet_execution_id: str = Field(min_length=1, max_length=256)
-    results: list[ChildResult] = Field(default_factory=list)
-    skipped: list[dict[str, Any]] = Field(default_factory=list)
-    errors: list[dict[str, Any]] = Field(default_factory=list)
+    fleet_execution_id: str = Field(pattern=EXECUTION_ARN, max_length=256)
+    discovery_key: str = Field(pattern=FLEET_KEY, max_length=1024)
+    report_key: str = Field(pattern=FLEET_KEY, max_length=1024)
+    #: The Map state's output `ResultWriterDetails`: the manifest's bucket and key.
+    result_writer_details: ResultWriterDetails
     tolerated_failure_percentage: float = Field(default=0, ge=0, le=100)

@@ -16,4 +16,9 @@ from ipsync_migrator.steps.rollback import rollback
 @step_handler(Step.ROLLBACK)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(RollbackRequest, event)
-    return rollback(migration_context(request.migration_id), request.migration_id, request.reason)
+    return rollback(
+        migration_context(request.migration_id),
+        request.migration_id,
+        request.reason,
+        request.owner,
+    )

@@ -37,6 +37,7 @@ def step_context(target: Target | None = None) -> StepContext:
         journal=DynamoJournal(hub, settings.journal_table),
         bus=EventBus(hub, settings.event_bus),
         probe_port_range=settings.probe_port_range,
+        hub_clients=hub,
     )
 
 

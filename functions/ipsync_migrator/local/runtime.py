@@ -5,8 +5,9 @@ interpreter, installs the Lambda bridge (``lambda_bridge.py``: moto's Lambda run
 handlers) and the realism adapter (``realism.py``), then deploys ``template.yaml`` through the
 emulator's CloudFormation the way ``sam deploy`` would (DOMAIN.md section 5): the code zipped
 into an S3 bucket, the ASL inlined, the SAM transform done offline with aws-sam-translator, and
-four moto quirks fixed in the transformed template. Executions of the deployed state machine
-then run the real handlers, one at a time, in the server's threads.
+five moto quirks fixed in the transformed template. Executions of the deployed state machine
+then run the real handlers, one at a time, in the server's threads; Distributed Maps read
+and write S3 as on AWS (``distributed_map.py``).
 
 Every moto behaviour this relies on is named where it is used; ``tests/integration/local/
 test_runtime.py`` fails if a moto upgrade changes one of them. Lambda code never imports this.
@@ -37,6 +38,7 @@ from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.config import DEFAULT_STACK_NAME, AwsTarget
 from ipsync_migrator.errors import ConfigurationError, InvalidInputError
 from ipsync_migrator.local.demo_estate import DemoEstate, seed_demo
+from ipsync_migrator.local.distributed_map import DistributedMapFixes, decimal_tolerances
 from ipsync_migrator.local.event_delivery import EventDelivery
 from ipsync_migrator.local.lambda_bridge import FAKE_CREDENTIALS, LambdaBridge
 from ipsync_migrator.local.realism import Realism
@@ -107,6 +109,7 @@ class LocalRuntime:
         self._server: Any = None
         self._bridge: LambdaBridge | None = None
         self._sfn_fixes = _StepFunctionsFixes()
+        self._map_fixes = DistributedMapFixes()
         self._saved_env: dict[str, str | None] = {}
         self._saved_config: dict[str, Any] | None = None
         self._saved_log_levels: dict[str, int] = {}
@@ -163,6 +166,7 @@ class LocalRuntime:
             self._bridge.uninstall()
             self._bridge = None
         self._sfn_fixes.uninstall()
+        self._map_fixes.uninstall()
         if self._server is not None:
             try:
                 # The server shares moto's in-process state: leave none behind.
@@ -219,6 +223,7 @@ class LocalRuntime:
 
     def _install(self) -> None:
         self._sfn_fixes.install()
+        self._map_fixes.install()
         self._bridge = LambdaBridge(endpoint_url=self.endpoint).install()
         self.realism.install()
         self.events.install()
@@ -315,6 +320,10 @@ def _package(template: dict[str, Any], base: Path, upload: Any) -> None:
         kind = resource.get("Type")
         if kind == "AWS::Serverless::Function" and _is_local_path(properties.get("CodeUri")):
             properties["CodeUri"] = upload(base / properties["CodeUri"])
+        if kind == "AWS::Serverless::LayerVersion" and _is_local_path(properties.get("ContentUri")):
+            # The layer's sources (requirements and Makefile), not its build: handlers run
+            # in-process on the host's packages here; tests/release checks the built layer.
+            properties["ContentUri"] = upload(base / properties["ContentUri"])
         if kind == "AWS::Serverless::StateMachine" and _is_local_path(
             properties.get("DefinitionUri")
         ):
@@ -364,6 +373,7 @@ def _fix_moto_quirks(template: dict[str, Any]) -> None:
                 {"Fn::ToJsonString": pattern} if _has_intrinsic(pattern) else json.dumps(pattern)
             )
         elif kind == "AWS::StepFunctions::StateMachine":
+            _decimal_tolerance_definition(properties)
             _substitute_definition(properties)
     # Quirk 2: moto's Ref to a resource without a physical id yields the Python object; for
     # these types AWS's Ref is the name, which moto serves as an attribute.
@@ -382,6 +392,19 @@ def _fix_moto_quirks(template: dict[str, Any]) -> None:
         for name, r in template.get("Resources", {}).items()
         if r.get("Type") not in _NOT_IN_MOTO
     }
+
+
+def _decimal_tolerance_definition(properties: dict[str, Any]) -> None:
+    """Quirk 5: moto's ASL grammar reads ToleratedFailurePercentage only as a decimal
+    (``100`` does not parse, ``100.0`` does: the same number for AWS); see
+    ``distributed_map.decimal_tolerances``."""
+    definition = _literal(properties.get("DefinitionString"))
+    if definition is not None:
+        parsed = json.loads(definition)
+        if decimal_tolerances(parsed):
+            properties["DefinitionString"] = json.dumps(parsed)
+    elif isinstance(properties.get("Definition"), dict):
+        decimal_tolerances(properties["Definition"])
 
 
 def _substitute_definition(properties: dict[str, Any]) -> None:

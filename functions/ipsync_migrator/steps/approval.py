@@ -9,7 +9,7 @@ from typing import Any
 
 from ipsync_migrator.errors import StepPreconditionError
 from ipsync_migrator.events import DetailType
-from ipsync_migrator.journal import MigrationRecord
+from ipsync_migrator.journal import MigrationRecord, MigrationState
 from ipsync_migrator.steps.context import APPROVAL_STEP, StepContext
 
 __all__ = [
@@ -24,11 +24,15 @@ __all__ = [
 APPROVAL_TIMED_OUT_STEP = "approval_timed_out"
 
 
+#: The state a gate's migration is in while its execution waits there.
+GATE_STATES = {"cutover": {MigrationState.IN_PROGRESS}, "finalize": {MigrationState.RETIRED}}
+
+
 def request_approval(
     ctx: StepContext, migration_id: str, owner: str | None, gate: str, task_token: str
 ) -> dict[str, Any]:
     """Journal the token of the waiting execution; `ipsync-migrator approve` sends it back."""
-    record = ctx.load(migration_id, owner)
+    record = ctx.hold(migration_id, owner, GATE_STATES[gate])
     record.approval = {"gate": gate, "taskToken": task_token}
     ctx.complete(
         record,
@@ -47,7 +51,7 @@ def approval_timed_out(
     Before finalize that is where the migration stays (retired, rollback still possible);
     the cutover gate's timeout goes on to Rollback, which records its own state.
     """
-    record = ctx.load(migration_id, owner)
+    record = ctx.hold(migration_id, owner, GATE_STATES[gate])
     note = (
         f"{gate} approval timed out after {seconds} s without `ipsync-migrator approve`; the "
         f"migration stays {record.state.value}"

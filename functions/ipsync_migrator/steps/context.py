@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -12,11 +13,24 @@ from ipsync_migrator.aws.identity import account_id
 from ipsync_migrator.aws.network import Network
 from ipsync_migrator.aws.schedules import Schedules
 from ipsync_migrator.clients import ClientFactory
-from ipsync_migrator.errors import ConcurrentMigrationError
+from ipsync_migrator.errors import (
+    ConcurrentMigrationError,
+    InvalidInputError,
+    StepPreconditionError,
+)
 from ipsync_migrator.events import DetailType, Publisher, migration_detail
-from ipsync_migrator.journal import Journal, MigrationRecord, MigrationState, StepEntry, load
+from ipsync_migrator.journal import (
+    Journal,
+    MigrationRecord,
+    MigrationState,
+    StepEntry,
+    load,
+    utc_now,
+)
 from ipsync_migrator.models import Deployment
 
+#: The timestamp verify_bake records when the bake passed; retire_legacy requires it.
+BAKE_PASSED = "bakePassed"
 #: The step that parks the task token of an approval gate (steps/approval.py).
 APPROVAL_STEP = "request_approval"
 
@@ -29,7 +43,13 @@ class StepContext:
     journal: Journal
     bus: Publisher
     probe_port_range: tuple[int, int] = (49152, 49407)
+    #: The hub's own clients (its state machine); None: `clients` are the hub's.
+    hub_clients: ClientFactory | None = None
     _account: str | None = field(default=None, init=False)
+
+    @property
+    def hub(self) -> ClientFactory:
+        return self.hub_clients or self.clients
 
     @cached_property
     def elb(self) -> LoadBalancing:
@@ -53,15 +73,44 @@ class StepContext:
             self._account = account_id(self.clients)
         return self._account
 
-    def load(self, migration_id: str, owner: str | None = None) -> MigrationRecord:
-        """The migration's record; with `owner`, only if that run still holds it."""
+    def load(self, migration_id: str) -> MigrationRecord:
+        """The migration's record, whoever holds it (readers and takeovers)."""
+        return load(self.journal, migration_id)
+
+    def hold(
+        self, migration_id: str, owner: str | None, states: Collection[MigrationState]
+    ) -> MigrationRecord:
+        """The record, only while `owner` holds the migration and it is in one of `states`."""
+        if not owner:
+            raise InvalidInputError(
+                f"A step request for migration '{migration_id}' has no owner.",
+                "Send `owner`: the execution that drives the migration (the state machine "
+                "sends $$.Execution.Id); nothing was changed.",
+            )
         record = load(self.journal, migration_id)
-        if owner and record.owner and record.owner != owner:
-            raise ConcurrentMigrationError(
-                f"Migration '{migration_id}' is now driven by '{record.owner}', not '{owner}'.",
-                "Follow that run with `ipsync-migrator status`; this one stops here.",
+        if record.owner != owner:
+            raise superseded(migration_id, owner, record.owner)
+        if record.state not in states:
+            raise StepPreconditionError(
+                f"Migration '{migration_id}' is {record.state.value}; this step runs only "
+                f"when it is {' or '.join(sorted(s.value for s in states))}. Nothing was changed.",
+                "Check `ipsync-migrator status ID`; a step never runs out of order.",
             )
         return record
+
+    def begin(self, record: MigrationRecord, step: str) -> MigrationRecord:
+        """Journal the intent to run `step`, in the write that re-checks the token, before AWS.
+
+        The compare-and-set on the record's version fails if anyone (a rollback taking the
+        migration over, a newer run) wrote since `record` was read under `hold`.
+        """
+        record.in_flight = {
+            "step": step,
+            "owner": record.owner,
+            "epoch": record.epoch,
+            "at": utc_now(),
+        }
+        return self.save(record)
 
     def save(self, record: MigrationRecord) -> MigrationRecord:
         """Compare-and-set the record (raises ConcurrentMigrationError if another run won)."""
@@ -78,11 +127,20 @@ class StepContext:
     ) -> MigrationRecord:
         """Record a finished step: save the record, journal before/after, emit the event."""
         record.current_step = step
+        record.in_flight = None
         if state is not None:
             record.state = state
         if step != APPROVAL_STEP:
             record.approval = None  # a step after the gate ran: the approval was used
-        saved = self.save(record)
+        try:
+            saved = self.save(record)
+        except ConcurrentMigrationError:
+            # Fenced after its AWS writes: a rollback took the migration over meanwhile. Its
+            # undo may have run before these writes, so it is applied again on top of them.
+            from ipsync_migrator.steps.rollback import reapply_undo_if_rolled_back
+
+            reapply_undo_if_rolled_back(self, record.migration_id, step)
+            raise
         self.journal.append(
             StepEntry(
                 migration_id=record.migration_id,
@@ -102,3 +160,12 @@ class StepContext:
 
 def deployment_of(record: MigrationRecord) -> Deployment:
     return Deployment.model_validate(record.deployment)
+
+
+def superseded(migration_id: str, owner: str, holder: str) -> ConcurrentMigrationError:
+    """The error of a writer whose token is no longer the migration's (the ASL: Superseded)."""
+    return ConcurrentMigrationError(
+        f"Migration '{migration_id}' is now driven by '{holder}', not '{owner}': this run was "
+        "superseded and changes nothing more.",
+        "Follow the migration with `ipsync-migrator status ID`; this run stops here.",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ipsync_migrator.errors import StepPreconditionError
+from ipsync_migrator.journal import MigrationState
 from ipsync_migrator.models import TargetGroupSpec
 from ipsync_migrator.naming import TAG_MIGRATION_ID
 from ipsync_migrator.planning import Step
@@ -13,12 +14,13 @@ from ipsync_migrator.steps.context import StepContext, deployment_of
 
 def create_target_group(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str, Any]:
     """Create (or find, when re-run) the alb target group and register the ALB in it."""
-    record = ctx.load(migration_id, owner)
+    record = ctx.hold(migration_id, owner, {MigrationState.IN_PROGRESS})
     deployment = deployment_of(record)
     spec = TargetGroupSpec.model_validate(record.plan["newTargetGroup"])
     alb_arn = deployment.application_load_balancer_arn
     assert alb_arn is not None
 
+    record = ctx.begin(record, Step.CREATE_TARGET_GROUP)
     existing = find_own_target_group(ctx, spec.name, migration_id)
     group = existing or ctx.elb.create_target_group(**_create_params(spec))
     arn = group["TargetGroupArn"]

@@ -55,7 +55,7 @@ def planned_listener_changes(
 
 def cutover(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str, Any]:
     """Point every planned listener at the new group, or stop before any write if one drifted."""
-    record = ctx.load(migration_id, owner)
+    record = ctx.hold(migration_id, owner, {MigrationState.IN_PROGRESS, MigrationState.CUT_OVER})
     group_arn = require_new_target_group(record.new_target_group_arn, migration_id)
     options = MigrationOptions.model_validate(record.options)
     if options.strategy != Strategy.SWAP_AND_WATCH and not record.health.get("passed"):
@@ -86,7 +86,7 @@ def cutover(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str,
     # Journal the exact previous actions before the first write (a crash then still restores).
     for arn, actions in pending.items():
         record.saved_listener_actions.setdefault(arn, actions)
-    record = ctx.save(record)
+    record = ctx.begin(record, Step.CUTOVER)
     for arn in pending:
         after = targets[arn][1]
         ctx.elb.set_default_actions(arn, after)

@@ -11,9 +11,9 @@ from typing import Any
 
 from ipsync_migrator.aws.alarms import alarms_in_alarm
 from ipsync_migrator.discovery import forwards_to
-from ipsync_migrator.journal import MigrationRecord, utc_now
+from ipsync_migrator.journal import MigrationRecord, MigrationState, utc_now
 from ipsync_migrator.models import MigrationOptions
-from ipsync_migrator.steps.context import StepContext, deployment_of
+from ipsync_migrator.steps.context import BAKE_PASSED, StepContext, deployment_of
 from ipsync_migrator.steps.create_target_group import require_new_target_group
 
 PASSED, PENDING, FAILED = "passed", "pending", "failed"
@@ -34,7 +34,8 @@ def target_state(ctx: StepContext, group_arn: str, alb_arn: str) -> dict[str, st
 
 def check_health(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str, Any]:
     """Gate before cutover: healthy for N consecutive checks, or failed / timed out."""
-    record = ctx.load(migration_id, owner)
+    # After cutover too: swap-and-watch cuts over first, by explicit choice, then checks.
+    record = ctx.hold(migration_id, owner, {MigrationState.IN_PROGRESS, MigrationState.CUT_OVER})
     options = MigrationOptions.model_validate(record.options)
     group_arn = require_new_target_group(record.new_target_group_arn, migration_id)
     alb_arn = str(deployment_of(record).application_load_balancer_arn)
@@ -72,7 +73,7 @@ def check_health(ctx: StepContext, migration_id: str, owner: str | None) -> dict
 
 def verify_bake(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str, Any]:
     """Gate after cutover: group healthy, listeners still on it, alarms quiet, for the bake time."""
-    record = ctx.load(migration_id, owner)
+    record = ctx.hold(migration_id, owner, {MigrationState.CUT_OVER})
     options = MigrationOptions.model_validate(record.options)
     problems = bake_problems(ctx, record, options)
     elapsed = _seconds_since(record.timestamps.get("cutOver") or utc_now())
@@ -82,6 +83,9 @@ def verify_bake(ctx: StepContext, migration_id: str, owner: str | None) -> dict[
         gate, reason = PASSED, f"baked {int(elapsed)} s without a problem"
     else:
         gate, reason = PENDING, f"baking: {int(elapsed)} of {options.bake_seconds} s"
+    if gate == PASSED and BAKE_PASSED not in record.timestamps:
+        record.timestamps[BAKE_PASSED] = utc_now()  # what retire_legacy requires
+        ctx.save(record)
     return {"gate": gate, "reason": reason}
 
 

@@ -14,6 +14,9 @@ from ipsync_migrator.naming import migration_id_for_target_group
 from ipsync_migrator.planning import Step, plan_migration
 from ipsync_migrator.steps.context import StepContext
 
+#: Preflight's verdict for a migration another run already took to its end (retired or
+#: finalized): the state machine reports it and stops (AlreadyMigrated), changing nothing.
+ALREADY_MIGRATED = "already_migrated"
 #: States from which a new run may start the migration afresh.
 RESTARTABLE = frozenset({MigrationState.PLANNED, MigrationState.ROLLED_BACK, MigrationState.FAILED})
 
@@ -38,13 +41,16 @@ def preflight(
     migration_id = migration_id_for_target_group(target_group_arn)
     record = ctx.journal.get(migration_id)
     if record is not None and record.state not in RESTARTABLE:
-        if record.state in ACTIVE_STATES and record.owner != owner:
+        if record.owner == owner:
+            # Resume (a retried Preflight of the same run): the plan stands.
+            return _result(record, resumed=True)
+        if record.state in ACTIVE_STATES:
             raise ConcurrentMigrationError(
                 f"Migration '{migration_id}' is already being driven by '{record.owner}'.",
                 "Follow it with `ipsync-migrator status`; start again only after it ends.",
             )
-        # Resume: the plan stands; production may already have changed since it was made.
-        return _result(record, resumed=True)
+        # Ended (retired or finalized) under another run: reported, nothing is changed.
+        return {**_result(record, resumed=False), "verdict": ALREADY_MIGRATED, "by": record.owner}
 
     report = discover(ctx.clients, target_group_arn=target_group_arn)
     deployment = next((d for d in report.deployments if d.id == migration_id), None)
@@ -67,11 +73,15 @@ def preflight(
         raise InvalidInputError("The weighted strategy needs a deployment with a single NLB.")
     fresh = MigrationRecord(migration_id=migration_id)
     base = record if record is not None else fresh
+    # A new run takes the migration over: the fencing epoch only grows, the runs accumulate.
+    epoch = base.epoch + 1
     started = base.model_copy(
         update={
             **fresh.model_dump(exclude={"migration_id", "version", "created_at"}),
             "state": MigrationState.IN_PROGRESS,
             "owner": owner,
+            "epoch": epoch,
+            "runs": [*base.runs, {"owner": owner, "epoch": epoch, "at": fresh.updated_at}],
             "plan": plan.to_json_dict(),
             "options": options.to_json_dict(),
             "target": target.to_json_dict() if target else {},

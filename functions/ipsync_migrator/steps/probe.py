@@ -16,7 +16,7 @@ from ipsync_migrator.errors import (
     NotFoundError,
     StepPreconditionError,
 )
-from ipsync_migrator.journal import MigrationRecord
+from ipsync_migrator.journal import MigrationRecord, MigrationState
 from ipsync_migrator.models import MigrationOptions, Strategy
 from ipsync_migrator.naming import MANAGED_BY_VALUE, TAG_MANAGED_BY, TAG_MIGRATION_ID
 from ipsync_migrator.planning import Step
@@ -30,14 +30,15 @@ CANARY_PERCENT = 10
 
 def attach_probe(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str, Any]:
     """Attach the new group to a TCP listener on a free port of the NLB (reused on re-run)."""
-    record = ctx.load(migration_id, owner)
+    record = ctx.hold(migration_id, owner, {MigrationState.IN_PROGRESS})
     group_arn = require_new_target_group(record.new_target_group_arn, migration_id)
     options = MigrationOptions.model_validate(record.options)
+    record = ctx.begin(record, Step.ATTACH_PROBE)
     if options.strategy == Strategy.WEIGHTED:
         canary = _attach_weighted_canary(ctx, record, group_arn)
         if canary is not None:
             return canary
-        record = ctx.load(migration_id, owner)
+        record = ctx.hold(migration_id, owner, {MigrationState.IN_PROGRESS})
     nlb_arn = deployment_of(record).network_load_balancers[0].arn
     listeners = ctx.elb.listeners(nlb_arn)
     probe = next((li for li in listeners if _is_probe(ctx, li, group_arn)), None)
@@ -129,7 +130,8 @@ def weighted_forward(
 
 def release_probe(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str, Any]:
     """Remove every probe listener of this migration (none left is fine)."""
-    record = ctx.load(migration_id, owner)
+    record = ctx.hold(migration_id, owner, {MigrationState.IN_PROGRESS, MigrationState.CUT_OVER})
+    record = ctx.begin(record, Step.RELEASE_PROBE)
     released = remove_probes(ctx, record)
     record.probe_listeners = []
     ctx.complete(record, Step.RELEASE_PROBE, before={"probeListeners": released}, after=None)

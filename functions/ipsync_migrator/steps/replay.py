@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from ipsync_migrator.events import replay_applies_to
-from ipsync_migrator.journal import MigrationState, StepEntry
+from ipsync_migrator.journal import MigrationRecord, MigrationState, StepEntry
 from ipsync_migrator.steps.context import StepContext
-from ipsync_migrator.steps.rollback import rollback
+from ipsync_migrator.steps.rollback import ROLLBACK_HOLDER_PREFIX, rollback
 
 ROLLBACK_BY_REPLAY = "rollback_by_replay"
 FINALIZED_ACTION = (
@@ -32,8 +32,13 @@ def rollback_replayed(
     record = ctx.journal.get(migration_id)
     if record is None:
         return {**outcome, "outcome": "unknown_migration"}
-    if event_owner and record.owner and event_owner != record.owner:
-        result = {**outcome, "outcome": "superseded", "by": record.owner}
+    runs = journaled_runs(record)
+    driving = runs[-1] if runs else record.owner
+    if not event_owner or event_owner not in runs:
+        # Not an event of this migration's runs (forged, or another stack's): never acted on.
+        result = {**outcome, "outcome": "not_a_run_of_this_migration", "owner": event_owner}
+    elif event_owner != driving:
+        result = {**outcome, "outcome": "superseded", "by": driving}
     elif record.state == MigrationState.ROLLED_BACK:
         result = {**outcome, "outcome": "already_rolled_back"}
     elif record.state == MigrationState.FINALIZED:
@@ -53,3 +58,13 @@ def rollback_replayed(
         )
     )
     return result
+
+
+def journaled_runs(record: MigrationRecord) -> list[str]:
+    """The executions that drove the migration, oldest first (rollback takeovers left out)."""
+    owners = [run["owner"] for run in record.runs] + [record.owner]
+    runs: list[str] = []
+    for owner in owners:
+        if owner and not owner.startswith(ROLLBACK_HOLDER_PREFIX) and owner not in runs[-1:]:
+            runs.append(owner)
+    return runs

@@ -11,24 +11,35 @@ from typing import Any
 
 from ipsync_migrator.aws.storage import delete_prefix
 from ipsync_migrator.discovery import forwards_to
-from ipsync_migrator.errors import FingerprintMismatchError, StepPreconditionError
+from ipsync_migrator.errors import (
+    ConcurrentMigrationError,
+    FingerprintMismatchError,
+    StepPreconditionError,
+)
 from ipsync_migrator.events import DetailType
 from ipsync_migrator.fingerprint import fingerprint
 from ipsync_migrator.journal import MigrationState
 from ipsync_migrator.models import Deployment, MigrationOptions
 from ipsync_migrator.planning import Step
-from ipsync_migrator.steps.context import StepContext, deployment_of
+from ipsync_migrator.steps.context import BAKE_PASSED, StepContext, deployment_of
 
 SNAPSHOT_KEYS = ("FunctionName", "FunctionArn", "Handler", "Runtime", "Role", "Description")
 
 
 def retire_legacy(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str, Any]:
     """Disable the schedule rule(s) and set reserved concurrency to 0, after a snapshot."""
-    record = ctx.load(migration_id, owner)
+    record = ctx.hold(migration_id, owner, {MigrationState.CUT_OVER, MigrationState.RETIRED})
+    if record.state == MigrationState.CUT_OVER and BAKE_PASSED not in record.timestamps:
+        raise StepPreconditionError(
+            f"Migration '{migration_id}' has not passed its bake: the legacy sync stays on. "
+            "Nothing was changed.",
+            "Let the state machine's bake pass (VerifyBake), or roll the migration back.",
+        )
     deployment = deployment_of(record)
     if record.legacy_snapshot is None:
         record.legacy_snapshot = _snapshot(ctx, deployment)
-        record = ctx.save(record)  # the snapshot is journaled before the first change
+    # The snapshot is journaled with the intent, before the first change.
+    record = ctx.begin(record, Step.RETIRE_LEGACY)
     name = deployment.function.name
     for schedule in deployment.schedules:
         ctx.schedules.set_enabled(schedule.rule, False)
@@ -53,8 +64,15 @@ def finalize(
     migration_id: str,
     delete_target_group: bool | None = None,
     delete_state: bool | None = None,
+    owner: str | None = None,
 ) -> dict[str, Any]:
-    """Delete the retired legacy function, its rule(s) and permission; optionally more."""
+    """Delete the retired legacy function, its rule(s) and permission; optionally more.
+
+    The state machine finalizes for its own run (`owner`); a person (the CLI) finalizes a
+    retired migration whose run ended. Either way the intent is journaled, in the write that
+    re-checks the record, before anything is deleted: a rollback that took over meanwhile
+    fences it.
+    """
     record = ctx.load(migration_id)
     if record.state == MigrationState.FINALIZED:
         return {"alreadyFinalized": True}
@@ -64,19 +82,31 @@ def finalize(
             "deletes the legacy function only after a soft retirement.",
             "Let the migration reach `retired` (or run it again), then finalize.",
         )
+    if owner is not None:
+        record = ctx.hold(migration_id, owner, {MigrationState.RETIRED})
+    in_flight = record.in_flight or {}
+    if in_flight.get("step") == Step.ROLLBACK:
+        raise ConcurrentMigrationError(
+            f"Migration '{migration_id}' is being rolled back by '{in_flight.get('owner')}'. "
+            "Nothing was deleted.",
+            "Check `ipsync-migrator status ID` once the rollback ended.",
+        )
     options = MigrationOptions.model_validate(record.options)
     deployment = deployment_of(record)
     recheck_fingerprint(ctx, deployment)
+    record = ctx.begin(record, Step.FINALIZE)
+    snapshot = record.legacy_snapshot
+    assert snapshot is not None  # checked above; begin() keeps it
     function = deployment.function
     deleted: list[str] = []
-    for rule in record.legacy_snapshot["rules"]:
+    for rule in snapshot["rules"]:
         targets = ctx.schedules.targets(rule["Name"]) if ctx.schedules.current(rule["Name"]) else []
         ours = [t["Id"] for t in targets if t["Arn"] == function.arn]
         ctx.schedules.remove_targets(rule["Name"], ours)
         if len(ours) == len(targets):
             ctx.schedules.delete_rule(rule["Name"])
             deleted.append(f"rule {rule['Name']}")
-    for statement in record.legacy_snapshot["permissions"]:
+    for statement in snapshot["permissions"]:
         if statement.get("Principal", {}).get("Service") == "events.amazonaws.com":
             ctx.functions.remove_permission(function.name, statement["Sid"])
     ctx.functions.delete(function.name)

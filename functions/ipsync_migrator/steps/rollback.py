@@ -7,8 +7,11 @@ rollback is idempotent and safe to run twice or concurrently with itself.
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Any
 
+from ipsync_migrator.aws.executions import is_execution_arn, stop_execution
 from ipsync_migrator.errors import (
     ConcurrentMigrationError,
     ListenerChangedError,
@@ -16,7 +19,7 @@ from ipsync_migrator.errors import (
     StepPreconditionError,
 )
 from ipsync_migrator.events import DetailType
-from ipsync_migrator.journal import MigrationRecord, MigrationState
+from ipsync_migrator.journal import MigrationRecord, MigrationState, utc_now
 from ipsync_migrator.models import TargetGroupSpec
 from ipsync_migrator.naming import TAG_MIGRATION_ID
 from ipsync_migrator.planning import Step
@@ -25,32 +28,44 @@ from ipsync_migrator.steps.cutover import canonical_actions
 from ipsync_migrator.steps.probe import remove_probes
 
 ATTEMPTS = 5
+#: The owner a rollback from the CLI or a replay holds the migration by.
+ROLLBACK_HOLDER_PREFIX = "rollback:"
+#: A begun step older than this is no longer running: the longest function timeout is 60 s
+#: (template.yaml), and Step Functions retries a timed-out step as a new invocation.
+IN_FLIGHT_SECONDS = 300
 
 
-def rollback(ctx: StepContext, migration_id: str, reason: str = "") -> dict[str, Any]:
-    """Restore the pre-migration state exactly; a no-op when already rolled back."""
-    record = ctx.load(migration_id)
-    if record.state == MigrationState.ROLLED_BACK:
-        return {"alreadyRolledBack": True, "state": record.state.value}
-    if record.state == MigrationState.FINALIZED:
-        raise StepPreconditionError(
-            f"Migration '{migration_id}' is finalized: the legacy function is deleted, so it "
-            "cannot be rolled back automatically.",
-            "Redeploy the legacy function (its snapshot is in the journal), then point the "
-            "listeners back at the old target group.",
-        )
-    report: dict[str, Any] = {
-        "legacy": _restore_legacy(ctx, record),
-        "oldTargetGroup": _refill_old_group(ctx, record),
-        "listeners": _restore_listeners(ctx, record),
-        "probes": remove_probes(ctx, record),
-        "newTargetGroup": _delete_new_group(ctx, record),
-    }
+def rollback(
+    ctx: StepContext, migration_id: str, reason: str = "", owner: str | None = None
+) -> dict[str, Any]:
+    """Restore the pre-migration state exactly; a no-op when already rolled back.
+
+    With `owner` (the state machine's Rollback for its own run) it undoes only while that
+    run holds the migration. Without (the CLI, a replay) it first takes the migration over:
+    a new owner and epoch, in a conditional write, then it stops the execution that drove it,
+    so no later step of that run acts. A write that lost a race re-reads the record and
+    applies the undo again from the fresh one.
+    """
+    holder = owner or f"{ROLLBACK_HOLDER_PREFIX}{uuid.uuid4()}"
+    stopped: str | None = None
     for _ in range(ATTEMPTS):
         record = ctx.load(migration_id)
         if record.state == MigrationState.ROLLED_BACK:
-            # A concurrent run (e.g. a duplicated replayed event) recorded it first.
-            return {**report, "alreadyRolledBack": True, "state": record.state.value}
+            # Already done, or a concurrent run (a duplicated replayed event) recorded it first.
+            return {"alreadyRolledBack": True, "state": record.state.value}
+        _refuse_finalized(record)
+        if record.owner != holder:
+            if owner is not None:
+                return {"superseded": True, "by": record.owner, "state": record.state.value}
+            previous = record.owner
+            try:
+                record = _take_over(ctx, record, holder)
+            except ConcurrentMigrationError:
+                continue  # someone wrote meanwhile: re-read and decide again
+            if stopped is None and is_execution_arn(previous):
+                stop_execution(ctx.hub, previous, f"rolled back: {reason}"[:1000])
+                stopped = previous
+        report = undo(ctx, record)
         record.probe_listeners = []
         record.last_error = reason or record.last_error
         try:
@@ -62,13 +77,72 @@ def rollback(ctx: StepContext, migration_id: str, reason: str = "") -> dict[str,
                 state=MigrationState.ROLLED_BACK,
                 detail_type=DetailType.ROLLED_BACK,
             )
-            return {**report, "state": MigrationState.ROLLED_BACK.value}
         except ConcurrentMigrationError:
-            continue  # another run saved meanwhile: re-read and finish on top of it
+            continue  # another writer saved meanwhile: re-read, undo again from that record
+        return {**report, "state": MigrationState.ROLLED_BACK.value, "stoppedExecution": stopped}
     raise ConcurrentMigrationError(
         f"Migration '{migration_id}' kept changing during rollback.",
         "Run `ipsync-migrator rollback` again once other runs have stopped.",
     )
+
+
+def undo(ctx: StepContext, record: MigrationRecord) -> dict[str, Any]:
+    """Every part of the undo, in order; each checks before it acts (idempotent)."""
+    return {
+        "legacy": _restore_legacy(ctx, record),
+        "oldTargetGroup": _refill_old_group(ctx, record),
+        "listeners": _restore_listeners(ctx, record),
+        "probes": remove_probes(ctx, record),
+        "newTargetGroup": _delete_new_group(ctx, record),
+    }
+
+
+def reapply_undo_if_rolled_back(ctx: StepContext, migration_id: str, step: str) -> None:
+    """A step fenced after its writes: if a rollback took over, its undo goes on top of them."""
+    if step == Step.ROLLBACK:
+        return
+    record = ctx.load(migration_id)
+    in_flight = record.in_flight or {}
+    if record.state == MigrationState.ROLLED_BACK or in_flight.get("step") == Step.ROLLBACK:
+        undo(ctx, record)
+
+
+def _take_over(ctx: StepContext, record: MigrationRecord, holder: str) -> MigrationRecord:
+    """The migration's new owner and epoch, in one conditional write (before any AWS call)."""
+    in_flight = record.in_flight or {}
+    if in_flight.get("step") == Step.FINALIZE and _age_seconds(in_flight.get("at")) < (
+        IN_FLIGHT_SECONDS
+    ):
+        raise StepPreconditionError(
+            f"Migration '{record.migration_id}' is being finalized (deleting the legacy "
+            "function): it cannot be rolled back now. Nothing was changed.",
+            "Wait for finalize to end (`ipsync-migrator status ID`); once finalized, redeploy "
+            "the legacy function from the journal's snapshot and point the listeners back.",
+        )
+    if not record.runs and record.owner:
+        record.runs.append({"owner": record.owner, "epoch": record.epoch})
+    record.owner = holder
+    record.epoch += 1
+    record.runs.append({"owner": holder, "epoch": record.epoch, "at": utc_now()})
+    record.in_flight = {"step": Step.ROLLBACK, "owner": holder, "epoch": record.epoch}
+    record.in_flight["at"] = utc_now()
+    return ctx.save(record)
+
+
+def _refuse_finalized(record: MigrationRecord) -> None:
+    if record.state == MigrationState.FINALIZED:
+        raise StepPreconditionError(
+            f"Migration '{record.migration_id}' is finalized: the legacy function is deleted, "
+            "so it cannot be rolled back automatically.",
+            "Redeploy the legacy function (its snapshot is in the journal), then point the "
+            "listeners back at the old target group.",
+        )
+
+
+def _age_seconds(iso: str | None) -> float:
+    if not iso:
+        return float("inf")
+    return (datetime.fromisoformat(utc_now()) - datetime.fromisoformat(iso)).total_seconds()
 
 
 def _restore_legacy(ctx: StepContext, record: MigrationRecord) -> dict[str, Any]:

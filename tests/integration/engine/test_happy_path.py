@@ -89,6 +89,7 @@ def test_every_step_twice_is_a_no_op_the_second_time(
     assert cutover(ctx, mid, OWNER)["changed"] == []
     release_probe(ctx, mid, OWNER)
     assert release_probe(ctx, mid, OWNER)["released"] == []
+    assert verify_bake(ctx, mid, OWNER)["gate"] == "passed"
     retire_legacy(ctx, mid, OWNER)
     retire_legacy(ctx, mid, OWNER)
     finalize(ctx, mid)

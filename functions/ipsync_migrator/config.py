@@ -45,6 +45,8 @@ class ServiceSettings:
     probe_port_range: tuple[int, int] = (49152, 49407)
     #: The role (member-role.yaml) a fleet assumes in accounts other than the hub's.
     member_role_name: str = "ipsync-migrator-member"
+    #: The stack's bucket for fleets' items, results and reports (template.yaml FleetBucket).
+    fleet_bucket: str = ""
     aws: AwsTarget = field(default_factory=AwsTarget)
 
     @classmethod
@@ -55,5 +57,6 @@ class ServiceSettings:
             event_bus=os.environ.get("EVENT_BUS_NAME", cls.event_bus),
             probe_port_range=(int(low), int(high or low)),
             member_role_name=os.environ.get("MEMBER_ROLE_NAME", cls.member_role_name),
+            fleet_bucket=os.environ.get("FLEET_BUCKET", cls.fleet_bucket),
             aws=AwsTarget.from_env(),
         )

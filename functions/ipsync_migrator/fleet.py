@@ -1,27 +1,41 @@
 """Fleet migrations: many accounts and regions, one child migration per migratable deployment.
 
 The fleet state machine (statemachine/fleet.asl.json) calls `discover_fleet` once, runs one
-migration execution per item it returns (a Map), then calls `report_fleet` on the results.
-One account or region that cannot be read never stops the others: it becomes an error entry.
+migration execution per item it wrote to S3 (a Distributed Map: ItemReader in, ResultWriter
+out), then calls `report_fleet` on the results. Only counts and S3 keys pass between the
+states, so a fleet of any size stays under Step Functions' 256 KiB state limit; the fleet
+file itself is bounded before anything starts (`parse_fleet_spec`). One account or region
+that cannot be read never stops the others: it becomes an error entry.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_pascal
 
 from ipsync_migrator.aws.identity import caller_arn
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.discovery import discover
-from ipsync_migrator.errors import InvalidInputError, IpsyncError, validation_problems
+from ipsync_migrator.errors import (
+    InvalidInputError,
+    IpsyncError,
+    NotFoundError,
+    validation_problems,
+)
 from ipsync_migrator.events import DetailType, Publisher
 from ipsync_migrator.journal import utc_now
 from ipsync_migrator.models import (
     Deployment,
+    DiscoveryReport,
     MigrationOptions,
     Model,
     Severity,
@@ -33,18 +47,46 @@ from ipsync_migrator.models import (
 ACCOUNT_ID = r"^\d{12}$"
 REGION = r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$"
 ROLE_ARN = r"^arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
+#: A Standard execution's ARN (the fleet's `$$.Execution.Id`).
+EXECUTION_ARN = r"^arn:aws[\w-]*:states:[a-z0-9-]+:\d{12}:execution:[^:\s]+:[^:\s]+$"
 #: Step Functions execution names: at most 80 characters.
 EXECUTION_NAME_LENGTH = 80
-#: Above this many migrations the fleet state machine uses a Distributed Map (fleet.asl.json).
-DISTRIBUTED_MAP_THRESHOLD = 40
+#: Step Functions' limit of an execution's input, as of every state's input and output:
+#: 256 KiB of UTF-8 (docs.aws.amazon.com/step-functions/latest/dg/limits.html).
+MAX_PAYLOAD_BYTES = 256 * 1024
+#: Accounts x regions FleetDiscover reads at a time: discovery mostly waits on AWS, and each
+#: account-region has its own API rate limits.
+DISCOVERY_WORKERS = 8
+#: Accounts x regions one fleet may list: FleetDiscover reads them all in one Lambda
+#: invocation, which runs at most 15 minutes (template.yaml: Timeout 900, Lambda's maximum):
+#: 500 at DISCOVERY_WORKERS at a time leaves about 14 s per account and region.
+MAX_FLEET_TARGETS = 500
+#: A fleet file is a few levels deep (targets -> account -> regions); far deeper is not a
+#: fleet file, and would exhaust the parsers' recursion.
+MAX_NESTING = 32
+#: Larger than any fleet file that could fit MAX_PAYLOAD_BYTES, whatever its layout and
+#: comments: not even read.
+MAX_FLEET_FILE_BYTES = 16 * MAX_PAYLOAD_BYTES
 SUCCEEDED, FAILED = "SUCCEEDED", "FAILED"
 #: The fleet state machine's task names (handlers' step names, logs and metrics).
 DISCOVER_FLEET_STEP = "discover_fleet"
 FLEET_REPORT_STEP = "fleet_report"
 #: The fleet state machine's discovery state: its output is {"fleet": discover_fleet(...)}.
 FLEET_DISCOVER_STATE = "DiscoverFleet"
-#: The fleet state machine's report state (statemachine/fleet.asl.json): its output is the report.
+#: The fleet state machine's report state (statemachine/fleet.asl.json): its output is the
+#: report's summary (`report_fleet`), the whole report is the object at its `reportKey`.
 FLEET_REPORT_STATE = "FleetReport"
+#: "Fleet Completed" lists at most this many failures and unreached accounts (an event is at
+#: most 256 KB); the report object has them all.
+MAX_EVENT_ENTRIES = 50
+
+#: A fleet's objects are written by its own states and Step Functions: never by hand.
+_FILES_FIX = "Re-run the fleet: its files are written by its own states and its Map's ResultWriter."
+_FLEET_FILE_FIX = (
+    'A fleet file is JSON (or YAML): {"targets": [{"accountId": "123456789012", '
+    '"regions": ["us-east-1"]}], "maxConcurrency": 4, "toleratedFailurePercentage": 0, '
+    '"options": {...}}; see events/statemachine/fleet.json.'
+)
 
 
 class FleetTarget(Model):
@@ -76,31 +118,96 @@ class FleetSpec(Model):
 
     @model_validator(mode="after")
     def _accounts_once(self) -> FleetSpec:
-        accounts = [t.account_id for t in self.targets]
-        twice = sorted({a for a in accounts if accounts.count(a) > 1})
+        counts = Counter(t.account_id for t in self.targets)
+        twice = sorted(a for a, count in counts.items() if count > 1)
         if twice:
             raise ValueError(f"accounts listed twice: {', '.join(twice)} (list regions once)")
         return self
 
+    @property
+    def target_count(self) -> int:
+        """Accounts x regions: the discoveries one fleet runs."""
+        return sum(len(t.regions) for t in self.targets)
+
+
+def execution_input(spec: FleetSpec) -> str:
+    """The fleet state machine's input for `spec`, exactly as `migrate --fleet` sends it."""
+    return json.dumps(spec.to_json_dict())
+
 
 def parse_fleet_spec(data: Any, source: str = "fleet input") -> FleetSpec:
-    """Validate a fleet spec; a bad one is an InvalidInputError naming every bad field."""
+    """Validate a fleet spec, shape and size included; a bad one is an InvalidInputError."""
+    _check_shape(data, source)
     try:
-        return FleetSpec.model_validate(data)
+        spec = FleetSpec.model_validate(data)
     except ValidationError as exc:
         problems = validation_problems(exc, "top level")
+        raise InvalidInputError(f"Invalid {source}: {problems}.", _FLEET_FILE_FIX) from None
+    _check_bounds(spec, source)
+    return spec
+
+
+def _check_shape(data: Any, source: str) -> None:
+    """Refuse nesting beyond MAX_NESTING and more values than MAX_PAYLOAD_BYTES could hold.
+
+    Iterative, so any depth gives this error rather than a RecursionError; counting every
+    value visited also stops YAML aliases that repeat one subtree a billion times.
+    """
+    pending: list[tuple[Any, int]] = [(data, 1)]
+    visited = 0
+    while pending:
+        value, depth = pending.pop()
+        visited += 1
+        if depth > MAX_NESTING:
+            raise InvalidInputError(
+                f"Invalid {source}: it is nested more than {MAX_NESTING} levels deep; a fleet "
+                "file is a few levels deep (targets, their regions, options).",
+                _FLEET_FILE_FIX,
+            )
+        if visited > MAX_PAYLOAD_BYTES:  # every value takes at least one byte of JSON
+            raise InvalidInputError(
+                f"Invalid {source}: it holds more than {MAX_PAYLOAD_BYTES:,} values, more "
+                "than a Step Functions execution input can carry (256 KiB).",
+                "Split the fleet into several fleet files and start one fleet per file.",
+            )
+        if isinstance(value, dict):
+            pending.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            pending.extend((v, depth + 1) for v in value)
+
+
+def _check_bounds(spec: FleetSpec, source: str) -> None:
+    """The limits a valid spec must also respect: targets, and the execution input's size."""
+    if spec.target_count > MAX_FLEET_TARGETS:
         raise InvalidInputError(
-            f"Invalid {source}: {problems}.",
-            'A fleet file is JSON (or YAML): {"targets": [{"accountId": "123456789012", '
-            '"regions": ["us-east-1"]}], "maxConcurrency": 4, "toleratedFailurePercentage": 0, '
-            '"options": {...}}; see events/statemachine/fleet.json.',
-        ) from None
+            f"Invalid {source}: it lists {spec.target_count:,} accounts x regions; one fleet "
+            f"may list at most {MAX_FLEET_TARGETS} (its discovery reads them all in one "
+            "Lambda invocation of at most 15 minutes).",
+            f"Split the fleet into fleet files of at most {MAX_FLEET_TARGETS} accounts x "
+            "regions each, and start one fleet per file.",
+        )
+    size = len(execution_input(spec).encode())
+    if size > MAX_PAYLOAD_BYTES:
+        raise InvalidInputError(
+            f"Invalid {source}: as the fleet state machine's input it is {size:,} bytes; "
+            f"Step Functions accepts at most {MAX_PAYLOAD_BYTES:,} bytes (256 KiB) of "
+            "execution input.",
+            "Split the fleet into several fleet files (one fleet each), or shorten the "
+            "targets' externalId values.",
+        )
 
 
 def load_fleet_spec(path: str | Path) -> tuple[FleetSpec, str]:
     """Read and validate a fleet file (JSON, or YAML by its suffix); also its content hash."""
     file = Path(path)
     try:
+        size = file.stat().st_size
+        if size > MAX_FLEET_FILE_BYTES:
+            raise InvalidInputError(
+                f"The fleet file {file} is {size:,} bytes; a fleet must fit a Step Functions "
+                f"execution input of {MAX_PAYLOAD_BYTES:,} bytes (256 KiB).",
+                "Split the fleet into several fleet files and start one fleet per file.",
+            )
         text = file.read_text()
     except OSError as exc:
         raise InvalidInputError(
@@ -113,6 +220,10 @@ def load_fleet_spec(path: str | Path) -> tuple[FleetSpec, str]:
 
 def _decode(file: Path, text: str) -> Any:
     fix = "Fix its syntax (see events/statemachine/fleet.json for an example)."
+    too_deep = InvalidInputError(
+        f"The fleet file {file} is nested too deeply to read (at most {MAX_NESTING} levels).",
+        _FLEET_FILE_FIX,
+    )
     if file.suffix.lower() in (".yaml", ".yml"):
         try:
             import yaml
@@ -122,10 +233,14 @@ def _decode(file: Path, text: str) -> Any:
             ) from exc
         try:
             return yaml.safe_load(text)
+        except RecursionError:
+            raise too_deep from None
         except yaml.YAMLError as exc:
             raise InvalidInputError(f"The fleet file {file} is not valid YAML: {exc}", fix) from exc
     try:
         return json.loads(text)
+    except RecursionError:
+        raise too_deep from None
     except ValueError as exc:
         raise InvalidInputError(f"The fleet file {file} is not valid JSON: {exc}.", fix) from exc
 
@@ -140,9 +255,162 @@ def execution_name(migration_id: str, fleet_execution_id: str) -> str:
     return migration_id[: EXECUTION_NAME_LENGTH - len(suffix)] + suffix
 
 
+# --- where a fleet's files live ----------------------------------------------------------
+
+
+class FleetObjects(Protocol):
+    """JSON objects in the fleet bucket (aws/fleets.FleetBucket; MemoryFleetObjects in tests)."""
+
+    bucket: str
+
+    def put_json(self, key: str, value: Any) -> None: ...
+
+    def get_json(self, key: str) -> Any: ...
+
+
+class MemoryFleetObjects:
+    """In-memory twin of the fleet bucket: same keys, same JSON round trip, same not-found."""
+
+    def __init__(self, bucket: str = "fleet-bucket") -> None:
+        self.bucket = bucket
+        self.objects: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def put_json(self, key: str, value: Any) -> None:
+        with self._lock:
+            self.objects[key] = json.dumps(value)
+
+    def get_json(self, key: str) -> Any:
+        with self._lock:
+            if key not in self.objects:
+                raise NotFoundError(f"No object s3://{self.bucket}/{key}.")
+            return json.loads(self.objects[key])
+
+
+class FleetExecutions(Protocol):
+    """The fleet state machine's executions (aws/fleets.FleetExecutions)."""
+
+    def describe(self, execution_arn: str) -> dict[str, Any]:
+        """The execution's description; NotFoundError when there is none."""
+        ...
+
+
+@dataclass(frozen=True)
+class FleetKeys:
+    """A fleet execution's objects, all under fleets/<execution name>/ (template.yaml's IAM)."""
+
+    prefix: str
+
+    @classmethod
+    def of(cls, fleet_execution_id: str) -> FleetKeys:
+        return cls(f"fleets/{fleet_execution_id.rsplit(':', 1)[-1]}/")
+
+    @property
+    def items(self) -> str:
+        """The Map's items: a JSON array, as the ItemReader (InputType JSON) reads it."""
+        return self.prefix + "items.json"
+
+    @property
+    def discovery(self) -> str:
+        """What discovery left out: FleetDiscovery."""
+        return self.prefix + "discovery.json"
+
+    @property
+    def results(self) -> str:
+        """The ResultWriter's prefix: it adds <map run id>/manifest.json and result files."""
+        return self.prefix + "results"
+
+    @property
+    def report(self) -> str:
+        return self.prefix + "report.json"
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _read(objects: FleetObjects, key: str, model: type[M], what: str) -> M:
+    """One object of the fleet bucket, validated: a malformed one names the field."""
+    try:
+        return model.model_validate(objects.get_json(key))
+    except ValidationError as exc:
+        raise InvalidInputError(
+            f"Invalid {what} s3://{objects.bucket}/{key}: {validation_problems(exc, what)}.",
+            _FILES_FIX,
+        ) from None
+
+
 # --- discovery ---------------------------------------------------------------------------
 
 ClientsFor = Callable[[Target], ClientFactory]
+
+
+class FleetItem(Model):
+    """One Map item: a migratable deployment and how to reach it (a child's input)."""
+
+    target_group_arn: str
+    migration_id: str
+    execution_name: str
+    target: Target = Field(default_factory=Target)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Blocker(Model):
+    code: str
+    message: str = ""
+    remediation: str = ""
+
+
+class SkippedDeployment(Model):
+    """A blocked or orphaned deployment: not started, with its reasons."""
+
+    account_id: str
+    region: str
+    role_arn: str | None = None
+    migration_id: str
+    target_group_arn: str = ""
+    function_name: str = ""
+    verdict: str
+    blockers: list[Blocker] = Field(default_factory=list)
+
+
+class AccountError(Model):
+    """An account and region that could not be read: its deployments are unknown."""
+
+    account_id: str
+    region: str
+    role_arn: str | None = None
+    error: str
+    message: str
+    remediation: str = ""
+
+
+class FleetDiscovery(Model):
+    """discovery.json: what discovery left out of the Map's items."""
+
+    fleet_execution_id: str
+    skipped: list[SkippedDeployment] = Field(default_factory=list)
+    errors: list[AccountError] = Field(default_factory=list)
+
+
+class _Items(BaseModel):
+    items: list[FleetItem]
+
+
+def read_items(objects: FleetObjects, key: str) -> list[FleetItem]:
+    """The Map's items as discovery wrote them (a bare JSON array, as the ItemReader reads)."""
+    try:
+        return _Items.model_validate({"items": objects.get_json(key)}).items
+    except ValidationError as exc:
+        raise InvalidInputError(
+            f"Invalid fleet items s3://{objects.bucket}/{key}: "
+            f"{validation_problems(exc, 'items')}.",
+            _FILES_FIX,
+        ) from None
+
+
+def read_discovery(objects: FleetObjects, key: str) -> FleetDiscovery:
+    """What discovery left out (blocked, orphaned, unreached), validated."""
+    return _read(objects, key, FleetDiscovery, "fleet discovery")
 
 
 def discover_fleet(
@@ -151,63 +419,96 @@ def discover_fleet(
     clients_for: ClientsFor,
     hub: ClientFactory,
     member_role_name: str,
+    objects: FleetObjects,
 ) -> dict[str, Any]:
-    """Discover every account x region of the fleet; the Map's items and what is left out.
+    """Discover every account x region of the fleet; write the Map's items and the rest.
 
-    Returns ``items`` (one per migratable deployment), ``skipped`` (blocked and orphaned
-    deployments with their reasons) and ``errors`` (per account and region that could not
-    be read, e.g. a role that cannot be assumed), plus the settings the Map reads.
+    Writes the items (one per migratable deployment) and `FleetDiscovery` (blocked and
+    orphaned deployments with their reasons, and an error per account and region that
+    could not be read, e.g. a role that cannot be assumed) to the fleet bucket. Returns
+    only their keys, the counts and the settings the Map reads: the state's output stays
+    small however large the fleet. DISCOVERY_WORKERS account-regions are read at a time;
+    the results keep the fleet file's order.
     """
     hub_arn = caller_arn(hub)
     hub_account, partition = hub_arn.split(":")[4], hub_arn.split(":")[1]
-    items: list[dict[str, Any]] = []
-    skipped: list[dict[str, Any]] = []
-    errors: list[dict[str, Any]] = []
+    targets: list[Target] = []
     for account in spec.targets:
         role_arn = account.role_arn
         if role_arn is None and account.account_id != hub_account:
             role_arn = f"arn:{partition}:iam::{account.account_id}:role/{member_role_name}"
-        for region in account.regions:
-            target = Target(
+        targets += [
+            Target(
                 account_id=account.account_id,
                 region=region,
                 role_arn=role_arn,
                 external_id=account.external_id,
             )
-            scope = {"accountId": account.account_id, "region": region, "roleArn": role_arn}
-            try:
-                _check_role_name(role_arn, member_role_name)
-                report = discover(clients_for(target))
-                if report.account != account.account_id:
-                    raise InvalidInputError(
-                        f"The credentials for account {account.account_id} act in account "
-                        f"{report.account}.",
-                        "Fix the fleet file's roleArn: it must be a role in that account.",
-                    )
-            except IpsyncError as exc:
-                errors.append(
-                    {
-                        **scope,
-                        "error": exc.code,
-                        "message": exc.message,
-                        "remediation": exc.remediation,
-                    }
+            for region in account.regions
+        ]
+    with ThreadPoolExecutor(min(DISCOVERY_WORKERS, len(targets))) as pool:
+        reports = list(
+            pool.map(lambda t: _discover_target(t, clients_for, member_role_name), targets)
+        )
+    items: list[FleetItem] = []
+    skipped: list[SkippedDeployment] = []
+    errors: list[AccountError] = []
+    for target, report in zip(targets, reports, strict=True):
+        scope: dict[str, Any] = {
+            "account_id": target.account_id,
+            "region": target.region,
+            "role_arn": target.role_arn,
+        }
+        if isinstance(report, IpsyncError):
+            errors.append(
+                AccountError(
+                    **scope,
+                    error=report.code,
+                    message=report.message,
+                    remediation=report.remediation,
                 )
-                continue
-            for deployment in report.deployments:
-                if deployment.verdict == Verdict.MIGRATABLE:
-                    items.append(_item(deployment, target, spec.options, fleet_execution_id))
-                else:
-                    skipped.append({**scope, **_skipped(deployment)})
+            )
+            continue
+        for deployment in report.deployments:
+            if deployment.verdict == Verdict.MIGRATABLE:
+                items.append(_item(deployment, target, spec.options, fleet_execution_id))
+            else:
+                skipped.append(_skipped(deployment, scope))
+    keys = FleetKeys.of(fleet_execution_id)
+    objects.put_json(keys.items, [item.to_json_dict() for item in items])
+    discovery = FleetDiscovery(
+        fleet_execution_id=fleet_execution_id, skipped=skipped, errors=errors
+    )
+    objects.put_json(keys.discovery, discovery.to_json_dict())
     return {
-        "items": items,
+        "bucket": objects.bucket,
+        "itemsKey": keys.items,
+        "discoveryKey": keys.discovery,
+        "resultsPrefix": keys.results,
+        "reportKey": keys.report,
         "count": len(items),
-        "skipped": skipped,
-        "errors": errors,
+        "skippedCount": len(skipped),
+        "errorCount": len(errors),
         "maxConcurrency": spec.max_concurrency,
         "toleratedFailurePercentage": spec.tolerated_failure_percentage,
-        "distributed": len(items) > DISTRIBUTED_MAP_THRESHOLD,
     }
+
+
+def _discover_target(
+    target: Target, clients_for: ClientsFor, member_role_name: str
+) -> DiscoveryReport | IpsyncError:
+    """One account and region: its discovery, or the error that kept it from being read."""
+    try:
+        _check_role_name(target.role_arn, member_role_name)
+        report = discover(clients_for(target))
+        if report.account != target.account_id:
+            raise InvalidInputError(
+                f"The credentials for account {target.account_id} act in account {report.account}.",
+                "Fix the fleet file's roleArn: it must be a role in that account.",
+            )
+    except IpsyncError as exc:
+        return exc
+    return report
 
 
 def _check_role_name(role_arn: str | None, member_role_name: str) -> None:
@@ -222,31 +523,82 @@ def _check_role_name(role_arn: str | None, member_role_name: str) -> None:
 
 def _item(
     deployment: Deployment, target: Target, options: MigrationOptions, fleet_execution_id: str
-) -> dict[str, Any]:
-    return {
-        "targetGroupArn": deployment.target_group_arn,
-        "migrationId": deployment.id,
-        "executionName": execution_name(deployment.id, fleet_execution_id),
-        "target": target.to_json_dict(),
-        "options": options.to_json_dict(),
-    }
+) -> FleetItem:
+    return FleetItem(
+        target_group_arn=deployment.target_group_arn,
+        migration_id=deployment.id,
+        execution_name=execution_name(deployment.id, fleet_execution_id),
+        target=target,
+        options=options.to_json_dict(),
+    )
 
 
-def _skipped(deployment: Deployment) -> dict[str, Any]:
-    reasons = [f for f in deployment.findings if f.severity == Severity.BLOCKER]
-    return {
-        "migrationId": deployment.id,
-        "targetGroupArn": deployment.target_group_arn,
-        "functionName": deployment.function.name,
-        "verdict": deployment.verdict.value,
-        "blockers": [
-            {"code": f.code.value, "message": f.message, "remediation": f.remediation}
-            for f in reasons
+def _skipped(deployment: Deployment, scope: dict[str, Any]) -> SkippedDeployment:
+    return SkippedDeployment(
+        **scope,
+        migration_id=deployment.id,
+        target_group_arn=deployment.target_group_arn,
+        function_name=deployment.function.name,
+        verdict=deployment.verdict.value,
+        blockers=[
+            Blocker(code=f.code.value, message=f.message, remediation=f.remediation)
+            for f in deployment.findings
+            if f.severity == Severity.BLOCKER
         ],
-    }
+    )
 
 
-# --- report ------------------------------------------------------------------------------
+# --- the children's results (the ResultWriter's files) -----------------------------------
+
+
+class _Pascal(BaseModel):
+    """Step Functions' own shapes (PascalCase); fields it may add are ignored."""
+
+    model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, extra="ignore")
+
+
+class ResultWriterDetails(_Pascal):
+    """Where the ResultWriter put the manifest: the Map state's output `ResultWriterDetails`."""
+
+    bucket: str = Field(min_length=3, max_length=63)
+    key: str = Field(min_length=1, max_length=1024)
+
+
+class ResultFile(_Pascal):
+    key: str
+    size: int | None = None
+
+
+class ResultFiles(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    succeeded: list[ResultFile] = Field(default_factory=list, alias="SUCCEEDED")
+    failed: list[ResultFile] = Field(default_factory=list, alias="FAILED")
+    pending: list[ResultFile] = Field(default_factory=list, alias="PENDING")
+
+
+class MapRunManifest(_Pascal):
+    """The ResultWriter's manifest.json (input-output-resultwriter.html: `ResultFiles` lists
+    each status's files, each file a JSON array of child executions)."""
+
+    destination_bucket: str
+    map_run_arn: str = ""
+    result_files: ResultFiles = Field(default_factory=ResultFiles)
+
+
+class ChildExecution(_Pascal):
+    """One child workflow execution in a result file; Input and Output are JSON strings."""
+
+    execution_arn: str | None = None
+    input: str | None = None
+    output: str | None = None
+    status: str = FAILED
+    error: str | None = None
+    cause: str | None = None
+
+
+class _ChildExecutions(BaseModel):
+    executions: list[ChildExecution]
 
 
 class ChildResult(Model):
@@ -261,6 +613,83 @@ class ChildResult(Model):
     target: Target = Field(default_factory=Target)
     error: str | None = None
     cause: str | None = None
+
+
+#: The error of an item whose child never ran (the Map Run ended first: PENDING).
+NOT_STARTED = "NotStarted"
+
+
+def read_results(objects: FleetObjects, details: ResultWriterDetails) -> list[ChildResult]:
+    """Every child's result, from the manifest the ResultWriter wrote and its result files.
+
+    A child workflow that succeeded holds the iteration's own result (ChildSucceeded or
+    ChildFailed); one that failed (stopped, timed out, over a limit) or never started is a
+    failed child of the migration its input names.
+    """
+    if details.bucket != objects.bucket:
+        raise InvalidInputError(
+            f"The Map's results are in bucket {details.bucket}, not the fleet bucket "
+            f"{objects.bucket}.",
+            "Start fleets with this stack's fleet state machine: it writes to its own bucket.",
+        )
+    manifest = _read(objects, details.key, MapRunManifest, "Map Run manifest")
+    files = manifest.result_files
+    results: list[ChildResult] = []
+    for status, listed in (
+        (SUCCEEDED, files.succeeded),
+        (FAILED, files.failed),
+        ("PENDING", files.pending),
+    ):
+        for file in listed:
+            for index, execution in enumerate(_executions(objects, file.key)):
+                where = f"s3://{objects.bucket}/{file.key} entry {index}"
+                results.append(_result_of(execution, status, where))
+    return results
+
+
+def _executions(objects: FleetObjects, key: str) -> list[ChildExecution]:
+    try:
+        return _ChildExecutions.model_validate({"executions": objects.get_json(key)}).executions
+    except ValidationError as exc:
+        raise InvalidInputError(
+            f"Invalid Map Run result file s3://{objects.bucket}/{key}: "
+            f"{validation_problems(exc, 'executions')}.",
+            _FILES_FIX,
+        ) from None
+
+
+def _result_of(execution: ChildExecution, listed_as: str, where: str) -> ChildResult:
+    try:
+        if listed_as == SUCCEEDED:
+            return ChildResult.model_validate(json.loads(execution.output or ""))
+        child_input = json.loads(execution.input or "")
+        item = FleetItem.model_validate(child_input["item"])
+    except ValidationError as exc:
+        problem = validation_problems(exc, "output" if listed_as == SUCCEEDED else "item")
+        raise InvalidInputError(
+            f"Invalid child execution at {where}: {problem}.", _FILES_FIX
+        ) from None
+    except (ValueError, TypeError, KeyError) as exc:  # not JSON, or no item in the input
+        raise InvalidInputError(
+            f"Invalid child execution at {where}: {type(exc).__name__}: {exc}.", _FILES_FIX
+        ) from None
+    if listed_as == FAILED:
+        status = execution.status.title().replace("_", "")
+        error = execution.error or f"Execution{status}"  # e.g. ExecutionAborted
+        cause = execution.cause
+    else:
+        error, cause = NOT_STARTED, "The Map Run ended before this migration started."
+    return ChildResult(
+        status=FAILED,
+        migration_id=item.migration_id,
+        execution_name=item.execution_name,
+        target=item.target,
+        error=error,
+        cause=cause,
+    )
+
+
+# --- report ------------------------------------------------------------------------------
 
 
 def fleet_report(
@@ -340,20 +769,46 @@ def _child_failure(error: str | None, cause: str | None) -> tuple[str | None, st
     return inner_error or error, inner_cause if inner_cause is not None else cause
 
 
+#: The part of the report the FleetReport state returns (its output: small, whatever the
+#: fleet's size); the children, skipped and errors are in the report object.
+SUMMARY_KEYS = (
+    "fleetExecutionId",
+    "counts",
+    "failurePercentage",
+    "toleratedFailurePercentage",
+    "withinTolerance",
+    "summary",
+)
+
+
 def report_fleet(
+    objects: FleetObjects,
+    executions: FleetExecutions,
     bus: Publisher,
     account: str,
     region: str,
-    results: Iterable[ChildResult],
-    skipped: list[dict[str, Any]],
-    errors: list[dict[str, Any]],
-    tolerated_failure_percentage: float,
     fleet_execution_id: str,
+    discovery_key: str,
+    report_key: str,
+    results: ResultWriterDetails,
+    tolerated_failure_percentage: float,
 ) -> dict[str, Any]:
-    """Build the fleet report and announce it ("Fleet Completed") on the hub's bus."""
+    """Build the fleet report, store it, and announce it ("Fleet Completed") on the hub's bus.
+
+    Nothing is published for a fleet execution that does not exist, or whose files are
+    missing or malformed. Returns the report's summary and where the whole report is.
+    """
+    _check_fleet_exists(executions, fleet_execution_id)
+    discovery = read_discovery(objects, discovery_key)
+    children = read_results(objects, results)
+    skipped = [s.to_json_dict() for s in discovery.skipped]
+    errors = [e.to_json_dict() for e in discovery.errors]
     report = fleet_report(
-        results, skipped, errors, tolerated_failure_percentage, fleet_execution_id
+        children, skipped, errors, tolerated_failure_percentage, fleet_execution_id
     )
+    objects.put_json(report_key, report)
+    location = {"bucket": objects.bucket, "reportKey": report_key}
+    failures = [c for c in report["children"] if c["status"] != SUCCEEDED]
     bus.publish(
         DetailType.FLEET_COMPLETED,
         {
@@ -366,13 +821,29 @@ def report_fleet(
             "toleratedFailurePercentage": tolerated_failure_percentage,
             "counts": report["counts"],
             "summary": report["summary"],
-            # Compact on purpose (events are at most 256 KB): failures only.
+            # Compact on purpose (an event is at most 256 KB): the first failures only,
+            # the counts say how many there are and the report object lists them all.
             "failed": [
                 {k: c[k] for k in ("migrationId", "accountId", "region", "error")}
-                for c in report["children"]
-                if c["status"] != SUCCEEDED
+                for c in failures[:MAX_EVENT_ENTRIES]
             ],
-            "errors": [{k: e[k] for k in ("accountId", "region", "error")} for e in errors],
+            "errors": [
+                {k: e[k] for k in ("accountId", "region", "error")}
+                for e in errors[:MAX_EVENT_ENTRIES]
+            ],
+            "report": location,
         },
     )
-    return report
+    return {**{k: report[k] for k in SUMMARY_KEYS}, **location}
+
+
+def _check_fleet_exists(executions: FleetExecutions, fleet_execution_id: str) -> None:
+    try:
+        executions.describe(fleet_execution_id)
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"No fleet execution {fleet_execution_id}: there is no fleet to report on, and "
+            "no Fleet Completed was published.",
+            "FleetReport runs as the fleet state machine's last state; pass the ARN of one "
+            "of its executions (`ipsync-migrator status --fleet NAME` shows it).",
+        ) from exc

@@ -7,12 +7,19 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+from ipsync_migrator.aws.fleets import FleetBucket
 from ipsync_migrator.aws.journal import DynamoJournal
 from ipsync_migrator.aws.service import Executions, Replays, StackOutputs, invoke
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.errors import IpsyncError, NotFoundError
 from ipsync_migrator.events import replay_name
-from ipsync_migrator.fleet import FLEET_DISCOVER_STATE, FLEET_REPORT_STATE, FleetSpec
+from ipsync_migrator.fleet import (
+    FLEET_DISCOVER_STATE,
+    FLEET_REPORT_STATE,
+    FleetSpec,
+    read_discovery,
+    read_items,
+)
 from ipsync_migrator.journal import MigrationRecord, load
 from ipsync_migrator.models import Deployment, MigrationOptions, stable_suffix
 from ipsync_migrator.reporting import MigrationReport, build_fleet_report
@@ -200,7 +207,7 @@ class Service:
             "cause": execution.get("cause"),
             "done": done,
             "children": sorted(children, key=lambda c: c["name"]),
-            "report": fleets.state_output(arn, FLEET_REPORT_STATE) if done else None,
+            "report": self._fleet_report_file(arn) if done else None,
         }
 
     def fleet_report(self, reference: str) -> MigrationReport:
@@ -214,12 +221,34 @@ class Service:
                 "Wait for it with `ipsync-migrator status --fleet NAME`; a fleet that failed "
                 "before discovering anything has nothing to report.",
             )
-        finished = self.fleets.state_output(arn, FLEET_REPORT_STATE)
-        fleet = discovered["fleet"]
-        ids = {item["migrationId"] for item in fleet.get("items", [])}
+        fleet = self._discovered(discovered["fleet"])
+        finished = self._fleet_report_file(arn)
+        ids = {item["migrationId"] for item in fleet["items"]}
         records = [r for r in self.journal.all() if r.migration_id in ids]
         children = finished["children"] if finished else None
         return build_fleet_report(_execution_name(arn), fleet, children, records)
+
+    def _discovered(self, fleet: dict[str, Any]) -> dict[str, Any]:
+        """DiscoverFleet's items, skipped and errors, from the fleet bucket (its output holds
+        their keys; a fleet of a version before the bucket holds them inline)."""
+        if "itemsKey" not in fleet:
+            return {key: fleet.get(key, []) for key in ("items", "skipped", "errors")}
+        files = FleetBucket(self.clients, fleet["bucket"])
+        discovery = read_discovery(files, fleet["discoveryKey"]).to_json_dict()
+        return {
+            "items": [item.to_json_dict() for item in read_items(files, fleet["itemsKey"])],
+            "skipped": discovery["skipped"],
+            "errors": discovery["errors"],
+        }
+
+    def _fleet_report_file(self, arn: str) -> dict[str, Any] | None:
+        """The whole report FleetReport wrote (its state output is the summary and the key);
+        None when the fleet ended before its report."""
+        summary = self.fleets.state_output(arn, FLEET_REPORT_STATE)
+        if summary is None or "reportKey" not in summary:
+            return dict(summary) if summary else None
+        report = FleetBucket(self.clients, summary["bucket"]).get_json(summary["reportKey"])
+        return dict(report)
 
     def _fleet_arn(self, reference: str) -> str:
         return reference if reference.startswith("arn:") else self.fleets.arn_of(reference)

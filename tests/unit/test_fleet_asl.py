@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ipsync_migrator.fleet import DISTRIBUTED_MAP_THRESHOLD, FLEET_REPORT_STATE
+from ipsync_migrator.fleet import FLEET_DISCOVER_STATE, FLEET_REPORT_STATE, SUMMARY_KEYS
+from ipsync_migrator.handlers.requests import FleetReportRequest
 
-ASL = Path(__file__).resolve().parents[2] / "statemachine" / "fleet.asl.json"
+STATEMACHINE = Path(__file__).resolve().parents[2] / "statemachine"
+ASL = STATEMACHINE / "fleet.asl.json"
+#: Every state machine of the repository: state names are unique in each, nested ones too.
+ASL_FILES = sorted(STATEMACHINE.glob("*.asl.json"))
 LAMBDA_RETRY = {
+    "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
@@ -25,8 +32,24 @@ def asl() -> dict[str, Any]:
     return dict(json.loads(ASL.read_text()))
 
 
+def state_names(states: dict[str, Any]) -> Iterator[str]:
+    """Every state name, those of nested state machines included: a Map's ItemProcessor (or
+    its older Iterator) and each Branch of a Parallel, at any depth."""
+    for name, state in states.items():
+        yield name
+        nested = [state[key] for key in ("ItemProcessor", "Iterator") if key in state]
+        nested += state.get("Branches", [])
+        for machine in nested:
+            yield from state_names(machine.get("States", {}))
+
+
+def duplicate_state_names(definition: dict[str, Any]) -> list[str]:
+    counts = Counter(state_names(definition["States"]))
+    return sorted(name for name, count in counts.items() if count > 1)
+
+
 def all_states(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every state, those inside Map item processors included."""
+    """Every state, those inside Map item processors included (names are unique: tested)."""
     found = dict(states)
     for state in states.values():
         if state["Type"] == "Map":
@@ -34,40 +57,85 @@ def all_states(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def test_every_task_retries_lambda_errors_and_throttling(asl):
+def test_the_duplicate_finder_looks_inside_maps_and_parallels() -> None:
+    # Given a definition that repeats names in a Map's processor, an old-style Iterator and a
+    # Parallel branch nested in a Map (what Step Functions and asl-validator reject)
+    definition = {
+        "States": {
+            "A": {"Type": "Pass"},
+            "M": {
+                "Type": "Map",
+                "ItemProcessor": {
+                    "States": {
+                        "A": {"Type": "Pass"},
+                        "P": {
+                            "Type": "Parallel",
+                            "Branches": [
+                                {"States": {"B": {"Type": "Pass"}}},
+                                {"States": {"B": {"Type": "Pass"}}},
+                            ],
+                        },
+                    }
+                },
+            },
+            "Old": {"Type": "Map", "Iterator": {"States": {"C": {"Type": "Pass"}}}},
+            "C": {"Type": "Pass"},
+        }
+    }
+    # When its names are checked, Then every repeated one is found, however deep
+    assert duplicate_state_names(definition) == ["A", "B", "C"]
+
+
+@pytest.mark.parametrize("path", ASL_FILES, ids=lambda p: p.name)
+def test_state_names_are_unique_across_the_whole_state_machine(path: Path) -> None:
+    # Given a state machine of the repository (Step Functions rejects a definition whose
+    # state names repeat anywhere, Map and Parallel states' own states included)
+    definition = json.loads(path.read_text())
+    # When its state names are collected at every depth, Then none repeats
+    assert duplicate_state_names(definition) == []
+    assert len(list(state_names(definition["States"]))) > 3
+
+
+def test_every_lambda_task_retries_lambda_errors_and_throttling(asl: dict[str, Any]) -> None:
     # Given every Task of the definition, nested ones included
     tasks = {n: s for n, s in all_states(asl["States"]).items() if s["Type"] == "Task"}
     assert tasks
     for name, task in tasks.items():
         # When its retriers are read, Then one covers Lambda's errors and ThrottledError
-        retried = [set(r["ErrorEquals"]) for r in task.get("Retry", [])]
-        assert LAMBDA_RETRY in retried, name
+        retried = {error for r in task.get("Retry", []) for error in r["ErrorEquals"]}
+        assert retried >= LAMBDA_RETRY, name
 
 
-def test_inline_and_distributed_maps_run_the_same_iteration(asl):
-    # Given the two Map states, for small and for large fleets
-    inline, distributed = asl["States"]["MigrateFleet"], asl["States"]["MigrateLargeFleet"]
-    # When their item processors are compared without the processor config
-    strip = lambda m: {k: v for k, v in m["ItemProcessor"].items() if k != "ProcessorConfig"}  # noqa: E731
-    # Then they are the same, and differ only in mode; both read items and concurrency alike
-    assert strip(inline) == strip(distributed)
-    assert inline["ItemProcessor"]["ProcessorConfig"] == {"Mode": "INLINE"}
-    assert distributed["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
-    for state in (inline, distributed):
-        assert state["ItemsPath"] == "$.fleet.items"
-        assert state["MaxConcurrencyPath"] == "$.fleet.maxConcurrency"
-        assert state["Next"] == FLEET_REPORT_STATE
-    # and the choice between them is discovery's (fleet.DISTRIBUTED_MAP_THRESHOLD)
-    [choice] = asl["States"]["IsLargeFleet"]["Choices"]
-    assert choice == {
-        "Variable": "$.fleet.distributed",
-        "BooleanEquals": True,
-        "Next": "MigrateLargeFleet",
+def test_one_distributed_map_reads_items_from_s3_and_writes_results_there(
+    asl: dict[str, Any],
+) -> None:
+    # Given the definition's Map states
+    maps = {n: s for n, s in all_states(asl["States"]).items() if s["Type"] == "Map"}
+    # Then there is one, after discovery and before the report: a Distributed Map
+    [(name, fleet_map)] = maps.items()
+    assert asl["States"][FLEET_DISCOVER_STATE]["Next"] == name
+    assert fleet_map["Next"] == FLEET_REPORT_STATE
+    assert fleet_map["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    # and its items come from the JSON array discovery wrote (never from the state's input)
+    reader = fleet_map["ItemReader"]
+    assert "ItemsPath" not in fleet_map
+    assert reader["Resource"] == "arn:aws:states:::s3:getObject"
+    assert reader["ReaderConfig"] == {"InputType": "JSON"}
+    assert reader["Parameters"] == {"Bucket.$": "$.fleet.bucket", "Key.$": "$.fleet.itemsKey"}
+    # and the children's results go to S3: the state's output is their location only
+    writer = fleet_map["ResultWriter"]
+    assert writer["Resource"] == "arn:aws:states:::s3:putObject"
+    assert writer["Parameters"] == {
+        "Bucket.$": "$.fleet.bucket",
+        "Prefix.$": "$.fleet.resultsPrefix",
     }
-    assert DISTRIBUTED_MAP_THRESHOLD == 40
+    assert fleet_map["ResultPath"] == "$.results"
+    # and no child failure fails the Map: FleetReport applies the fleet's own tolerance
+    assert fleet_map["ToleratedFailurePercentage"] == 100
+    assert fleet_map["MaxConcurrencyPath"] == "$.fleet.maxConcurrency"
 
 
-def test_a_failed_child_becomes_a_result_so_the_map_goes_on(asl):
+def test_a_failed_child_becomes_a_result_so_the_map_goes_on(asl: dict[str, Any]) -> None:
     # Given the iteration's task: one child migration execution, waited for
     processor = asl["States"]["MigrateFleet"]["ItemProcessor"]
     task = processor["States"][processor["StartAt"]]
@@ -86,7 +154,21 @@ def test_a_failed_child_becomes_a_result_so_the_map_goes_on(asl):
     assert {"migrationId.$", "error.$", "cause.$", "target.$"} <= set(failed["Parameters"])
 
 
-def test_the_report_decides_success_on_the_tolerance(asl):
+def test_the_report_gets_keys_and_the_results_location_only(asl: dict[str, Any]) -> None:
+    # Given the report task's payload
+    payload = asl["States"][FLEET_REPORT_STATE]["Parameters"]["Payload"]
+    # Then it sends exactly the fields FleetReportRequest reads: keys, never item lists
+    fields = {name.removesuffix(".$") for name in payload}
+    aliases = {f.alias for f in FleetReportRequest.model_fields.values()}
+    assert fields == aliases
+    assert payload["resultWriterDetails.$"] == "$.results.ResultWriterDetails"
+    assert payload["discoveryKey.$"] == "$.fleet.discoveryKey"
+    # and its output is the report's summary, which the choice and the Fail state read
+    assert asl["States"][FLEET_REPORT_STATE]["OutputPath"] == "$.report"
+    assert {"withinTolerance", "summary"} <= set(SUMMARY_KEYS)
+
+
+def test_the_report_decides_success_on_the_tolerance(asl: dict[str, Any]) -> None:
     # Given the report task and what follows it
     report = asl["States"][FLEET_REPORT_STATE]
     decision = asl["States"][report["Next"]]
@@ -96,6 +178,7 @@ def test_the_report_decides_success_on_the_tolerance(asl):
     assert asl["States"][within["Next"]]["Type"] == "Succeed"
     failure = asl["States"][decision["Default"]]
     assert (failure["Type"], failure["Error"]) == ("Fail", "FleetFailureThresholdExceeded")
+    assert failure["CausePath"] == "$.summary"
     assert report["Parameters"]["Payload"]["toleratedFailurePercentage.$"] == (
         "$.fleet.toleratedFailurePercentage"
     )

@@ -12,9 +12,12 @@ from ipsync_migrator.naming import MANAGED_BY_VALUE, TAG_MANAGED_BY
 from tests.unit.test_template import ROOT, TEMPLATE, as_list, functions_of, statements
 
 MEMBER_ROLE = ROOT / "member-role.yaml"
-#: Hub-side actions: the journal, the bus, and assuming the member role itself.
-HUB_ONLY_PREFIXES = ("dynamodb:",)
+#: Hub-side actions: the journal, the state machines' executions, the bus, assuming the
+#: member role itself.
+HUB_ONLY_PREFIXES = ("dynamodb:", "states:")
 HUB_ONLY_ACTIONS = {"events:PutEvents", "sts:AssumeRole"}
+#: Hub-side resources: statements only on the fleet bucket (its items, results and reports).
+HUB_ONLY_RESOURCE = "s3:::${FleetBucket}/"
 
 
 def decode(path: Any) -> dict[str, Any]:
@@ -43,6 +46,8 @@ def hub_target_statements(hub: dict[str, Any]) -> list[dict[str, Any]]:
     functions = set(functions_of(hub))
     found = []
     for owner, statement in statements(hub):
+        if all(HUB_ONLY_RESOURCE in repr(r) for r in as_list(statement["Resource"])):
+            continue
         actions = [
             a
             for a in as_list(statement["Action"])

@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ipsync_migrator.aws.fleets import FleetBucket
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.config import ServiceSettings
 from ipsync_migrator.fleet import DISCOVER_FLEET_STEP, discover_fleet, parse_fleet_spec
@@ -22,10 +23,13 @@ def _clients_for(target: Target) -> ClientFactory:
 @step_handler(DISCOVER_FLEET_STEP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(FleetDiscoverRequest, event)
+    settings = ServiceSettings.from_env()
+    hub = step_context().clients
     return discover_fleet(
         parse_fleet_spec(request.spec),
         request.fleet_execution_id,
         clients_for=_clients_for,
-        hub=step_context().clients,
-        member_role_name=ServiceSettings.from_env().member_role_name,
+        hub=hub,
+        member_role_name=settings.member_role_name,
+        objects=FleetBucket(hub, settings.fleet_bucket),
     )

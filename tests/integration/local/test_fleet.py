@@ -6,9 +6,12 @@ through the member role), so the tests do not depend on each other's order.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ from ipsync_migrator.cli import app
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.config import AwsTarget
 from ipsync_migrator.local.demo_estate import DemoEstate, seed_demo
+from ipsync_migrator.local.estate import LEGACY_DESCRIPTION, LEGACY_HANDLER, EstateBuilder
 from ipsync_migrator.local.realism import FaultRule
 from ipsync_migrator.local.runtime import LocalRuntime
 from ipsync_migrator.operations import Service
@@ -96,7 +100,9 @@ def forwards_to_alb_group(clients: ClientFactory, nlb_name: str) -> bool:
     return len(listeners) == 1 and all(g["TargetType"] == "alb" for g in described)
 
 
-def run_fleet(rt: LocalRuntime, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+def run_fleet(
+    rt: LocalRuntime, name: str, spec: dict[str, Any], deadline: float = DEADLINE_SECONDS
+) -> dict[str, Any]:
     """Start a fleet execution, wait (bounded) until it ends, return `status --fleet`'s view."""
     service = Service.connect(rt.clients(), rt.stack_name)
     sfn = rt.clients().client("stepfunctions")
@@ -110,8 +116,8 @@ def run_fleet(rt: LocalRuntime, name: str, spec: dict[str, Any]) -> dict[str, An
             print(f"{name}: {status['status']} in {time.monotonic() - started:.1f} s")
             assert status["executionArn"] == arn
             return status
-        if time.monotonic() - started > DEADLINE_SECONDS:
-            pytest.fail(f"fleet {name} still RUNNING after {DEADLINE_SECONDS} s")
+        if time.monotonic() - started > deadline:
+            pytest.fail(f"fleet {name} still RUNNING after {deadline} s")
         time.sleep(0.5)
 
 
@@ -356,38 +362,223 @@ def test_cli_starts_a_fleet_from_a_file_and_shows_its_report(
     refused = runner.invoke(app, [*aws, "migrate", "--fleet", str(fleet_file), "--yes"])
     assert refused.exit_code == 2
     assert "targets: List should have at least 1 item" in refused.output
-
-
-def test_distributed_map_branch_runs_the_same_iterations(runtime: LocalRuntime) -> None:
-    # Given the deployed fleet definition with its large-fleet branch forced (a fleet of more
-    # than 40 migrations is too slow for a test), and a member account's demo estate
-    account = "666666666666"
-    seeded_member(runtime, account)
+    # and so is a fleet beyond the limits: 251 accounts x 2 regions, over 500
     sfn = runtime.clients().client("stepfunctions")
-    deployed = sfn.describe_state_machine(stateMachineArn=runtime.outputs["FleetStateMachineArn"])
-    definition = json.loads(deployed["definition"])
-    definition["States"]["IsLargeFleet"]["Default"] = "MigrateLargeFleet"
-    forced = sfn.create_state_machine(
-        name="fleet-forced-distributed",
-        definition=json.dumps(definition),
-        roleArn=deployed["roleArn"],
-    )["stateMachineArn"]
-    spec = {"targets": [{"accountId": account, "regions": [runtime.region]}], "options": OPTIONS}
+    fleets = runtime.outputs["FleetStateMachineArn"]
+    before = sfn.list_executions(stateMachineArn=fleets)["executions"]
+    accounts = [
+        {"accountId": str(100000000000 + a), "regions": ["us-east-1", "eu-west-1"]}
+        for a in range(251)
+    ]
+    fleet_file.write_text(yaml.safe_dump({"targets": accounts}))
+    refused = runner.invoke(app, [*aws, "migrate", "--fleet", str(fleet_file), "--yes"])
+    assert refused.exit_code == 2
+    said = " ".join(refused.output.split())
+    assert "it lists 502 accounts x regions; one fleet may list at most 500" in said
+    assert "fix: Split the fleet" in said
+    assert sfn.list_executions(stateMachineArn=fleets)["executions"] == before
 
-    # When it runs
-    arn = sfn.start_execution(stateMachineArn=forced, input=json.dumps(spec))["executionArn"]
+
+# ---- a fleet of 2,000 deployments: only keys and counts between the states ----------------
+
+#: Four member accounts of 500 migratable deployments each (discovered 4 at a time).
+BULK_ACCOUNTS = ("777777777701", "777777777702", "777777777703", "777777777704")
+BULK_PER_ACCOUNT = 500
+#: Listeners per NLB in the bulk estate (ports 10000 and up).
+LISTENERS_PER_NLB = 250
+#: Step Functions' limit of a state's input or output, and of an execution's (limits.html).
+PAYLOAD_LIMIT = 256 * 1024
+
+
+def legacy_zip() -> str:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "populate_NLB_TG_with_ALB.py", "def lambda_handler(e, c):\n    return {}\n"
+        )
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def seed_bulk(rt: LocalRuntime, account: str, count: int) -> None:
+    """`count` migratable legacy deployments in `account`: each an IP target group behind its
+    own NLB listener, synced by its own legacy function (v1, no schedule) from one ALB.
+
+    The VPC, load balancers and role go through the API (EstateBuilder); the groups,
+    listeners and functions through moto's backends, the calls the API would make (each
+    request costs this emulator about 12 ms: 6,000 of them would be most of the test).
+    """
+    from moto.awslambda.models import lambda_backends
+    from moto.elbv2.models import elbv2_backends
+
+    builder = EstateBuilder(member_clients(rt, account))
+    vpc = builder.vpc("10.20.0.0/16")
+    alb = builder.alb(f"bulk-alb-{account[-2:]}", vpc)
+    nlbs = [
+        builder.nlb(f"bulk-nlb-{account[-2:]}-{k}", vpc)
+        for k in range(-(-count // LISTENERS_PER_NLB))
+    ]
+    role = (
+        member_clients(rt, account)
+        .client("iam")
+        .create_role(
+            RoleName="bulk-legacy-role",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"}),
+        )["Role"]["Arn"]
+    )
+    elb, lam = elbv2_backends[account][rt.region], lambda_backends[account][rt.region]
+    code = legacy_zip()
+    for i in range(count):
+        group = elb.create_target_group(
+            f"bulk-{account[-2:]}-{i:04d}-tg",
+            vpc_id=vpc.id,
+            protocol="TCP",
+            port=80,
+            target_type="ip",
+            healthcheck_protocol="TCP",
+        )
+        elb.create_listener(
+            load_balancer_arn=nlbs[i // LISTENERS_PER_NLB].arn,
+            protocol="TCP",
+            port=10000 + i % LISTENERS_PER_NLB,
+            ssl_policy=None,
+            certificate=None,
+            actions=[{"Type": "forward", "TargetGroupArn": group.arn}],
+        )
+        lam.create_function(
+            {
+                "FunctionName": f"bulk-{account[-2:]}-{i:04d}-ip-sync",
+                "Runtime": "python3.13",
+                "Role": role,
+                "Handler": LEGACY_HANDLER,
+                "Description": LEGACY_DESCRIPTION,
+                "Code": {"ZipFile": code},
+                "Environment": {
+                    "Variables": {
+                        "ALB_DNS_NAME": alb.dns_name,
+                        "ALB_LISTENER": "80",
+                        "NLB_TG_ARN": group.arn,
+                        "S3_BUCKET": f"bulk-{account[-2:]}-{i:04d}-state",
+                        "MAX_LOOKUP_PER_INVOCATION": "50",
+                        "INVOCATIONS_BEFORE_DEREGISTRATION": "3",
+                        "CW_METRIC_FLAG_IP_COUNT": "True",
+                    }
+                },
+            }
+        )
+
+
+def payloads(event: dict[str, Any]) -> Iterator[tuple[str, int]]:
+    """Every input, output, parameters or cause an execution history event carries, with its
+    size in bytes (what Step Functions' 256 KiB limit counts)."""
+    for key, details in event.items():
+        if key.endswith("EventDetails") and isinstance(details, dict):
+            for field, value in details.items():
+                if isinstance(value, str):
+                    yield f"{event['type']}.{field}", len(value.encode())
+
+
+def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+    return [event for page in pages for event in page["events"]]
+
+
+def s3_json(clients: ClientFactory, bucket: str, key: str) -> tuple[Any, int]:
+    body = clients.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return json.loads(body), len(body)
+
+
+@pytest.mark.timeout(1200)
+def test_a_fleet_of_2000_deployments_passes_only_keys_between_its_states(
+    runtime: LocalRuntime,
+) -> None:
+    # Given four member accounts of 500 migratable deployments each, and a fleet role that
+    # may not start migration executions (each child fails at once: a cheap child, whose
+    # failure still travels through the Map's results to the report)
     started = time.monotonic()
-    while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        assert time.monotonic() - started < DEADLINE_SECONDS, "still RUNNING"
-        time.sleep(0.5)
-
-    # Then the Distributed Map ran every child migration, and the report is the same shape
-    assert execution["status"] == "SUCCEEDED", (execution.get("error"), execution.get("cause"))
-    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-    entered = {
-        e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e
+    for account in BULK_ACCOUNTS:
+        seed_bulk(runtime, account, BULK_PER_ACCOUNT)
+    seeded = time.monotonic()
+    runtime.realism.add_fault(
+        FaultRule(
+            "stepfunctions",
+            "StartExecution",
+            error_code="AccessDenied",
+            message="not authorized to perform states:StartExecution (fleet test)",
+            match={"stateMachineArn": runtime.outputs["StateMachineArn"]},
+            times=None,
+        )
+    )
+    spec = {
+        "targets": [{"accountId": a, "regions": [runtime.region]} for a in BULK_ACCOUNTS],
+        "maxConcurrency": 100,
+        "toleratedFailurePercentage": 100,
+        "options": OPTIONS,
     }
-    assert "MigrateLargeFleet" in entered and "MigrateFleet" not in entered
-    report = json.loads(execution["output"])
-    assert report["counts"]["succeeded"] == 3
-    assert forwards_to_alb_group(member_clients(runtime, account), "shop-nlb")
+
+    # When the fleet runs
+    status = run_fleet(runtime, "fleet-2000", spec, deadline=900)
+    print(f"seeded in {seeded - started:.1f} s, fleet in {time.monotonic() - seeded:.1f} s")
+
+    # Then it discovered and ran all 2,000, and reported each child's failure
+    assert status["status"] == "SUCCEEDED", (status["error"], status["cause"])
+    report = status["report"]
+    migrations = len(BULK_ACCOUNTS) * BULK_PER_ACCOUNT
+    assert report["counts"] == {
+        "migrations": migrations,
+        "succeeded": 0,
+        "failed": migrations,
+        "blocked": 0,
+        "orphaned": 0,
+        "accountErrors": 0,
+    }
+    assert {c["error"] for c in report["children"]} == {"StepFunctions.AccessDeniedException"}
+    assert all("fleet test" in c["cause"] for c in report["children"])
+    assert {c["accountId"] for c in report["children"]} == set(BULK_ACCOUNTS)
+    # and the items went DiscoverFleet -> S3 -> ItemReader: too large for any state's data
+    sfn = runtime.clients().client("stepfunctions")
+    events = history(sfn, status["executionArn"])
+    exits = {
+        e["stateExitedEventDetails"]["name"]: json.loads(e["stateExitedEventDetails"]["output"])
+        for e in events
+        if "stateExitedEventDetails" in e
+    }
+    entered = {
+        e["stateEnteredEventDetails"]["name"]: e["timestamp"]
+        for e in events
+        if "stateEnteredEventDetails" in e
+    }
+    left = {
+        e["stateExitedEventDetails"]["name"]: e["timestamp"]
+        for e in events
+        if "stateExitedEventDetails" in e
+    }
+    print({name: f"{(left[name] - entered[name]).total_seconds():.1f} s" for name in left})
+    fleet = exits["DiscoverFleet"]["fleet"]
+    assert fleet["count"] == migrations
+    items, items_size = s3_json(runtime.clients(), fleet["bucket"], fleet["itemsKey"])
+    assert len(items) == migrations and items_size > PAYLOAD_LIMIT
+    # and the Map's results went ResultWriter -> S3 -> FleetReport: the manifest's files
+    # hold every child
+    details = exits["MigrateFleet"]["results"]["ResultWriterDetails"]
+    manifest, _ = s3_json(runtime.clients(), details["Bucket"], details["Key"])
+    written = [
+        entry
+        for listed in manifest["ResultFiles"]["SUCCEEDED"]
+        for entry in s3_json(runtime.clients(), details["Bucket"], listed["Key"])[0]
+    ]
+    assert len(written) == migrations
+    assert manifest["ResultFiles"]["FAILED"] == manifest["ResultFiles"]["PENDING"] == []
+    # and every state's input and output, and the execution's, stayed far below 256 KiB
+    sizes = {f"{e['id']} {field}": size for e in events for field, size in payloads(e)}
+    assert any(field.endswith("ExecutionStarted.input") for field in sizes), sizes
+    largest = max(sizes, key=lambda field: sizes[field])
+    assert sizes[largest] < PAYLOAD_LIMIT // 16, (largest, sizes[largest])
+    # and `report --fleet` reads the same files: one row per deployment, each with its error
+    aws = ["--region", runtime.region, "--endpoint-url", runtime.endpoint]
+    shown = runner.invoke(app, [*aws, "report", "--fleet", "fleet-2000", "-o", "json"])
+    assert shown.exit_code == 0, shown.output
+    rows = json.loads(shown.output)["rows"]
+    assert len(rows) == migrations
+    assert {(r["outcome"], r["error"]) for r in rows} == {
+        ("failed", "StepFunctions.AccessDeniedException")
+    }

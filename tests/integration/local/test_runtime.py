@@ -477,3 +477,240 @@ def test_moto_cloudformation_lacks_the_types_the_runtime_leaves_out() -> None:
 
     assert _NOT_IN_MOTO.isdisjoint(get_model_map())
     assert "AWS::SQS::Queue" in get_model_map() and "AWS::Logs::LogGroup" in get_model_map()
+
+
+# ---- Distributed Maps: S3 in and out (local/distributed_map.py) -----------------------------
+
+MAP_RUN_BUCKET = "local-runtime-map-runs"
+#: A Distributed Map as the fleet's: items from S3, bucket and prefix from the state's input.
+MAP_RUN_DEFINITION = {
+    "StartAt": "Each",
+    "States": {
+        "Each": {
+            "Type": "Map",
+            "ItemReader": {
+                "Resource": "arn:aws:states:::s3:getObject",
+                "ReaderConfig": {"InputType": "JSON"},
+                "Parameters": {"Bucket.$": "$.bucket", "Key.$": "$.key"},
+            },
+            "ItemSelector": {"item.$": "$$.Map.Item.Value", "run.$": "$.run"},
+            "MaxConcurrency": 1,
+            "ToleratedFailurePercentage": 100.0,
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Odd",
+                "States": {
+                    "Odd": {
+                        "Type": "Choice",
+                        "Choices": [
+                            {"Variable": "$.item.fail", "BooleanEquals": True, "Next": "Boom"}
+                        ],
+                        "Default": "Done",
+                    },
+                    "Boom": {"Type": "Fail", "Error": "Boom", "Cause": "item said so"},
+                    "Done": {"Type": "Pass", "Parameters": {"n.$": "$.item.n"}, "End": True},
+                },
+            },
+            "ResultWriter": {
+                "Resource": "arn:aws:states:::s3:putObject",
+                "Parameters": {"Bucket.$": "$.bucket", "Prefix.$": "$.prefix"},
+            },
+            "ResultPath": "$.results",
+            "End": True,
+        }
+    },
+}
+
+
+def test_a_distributed_map_reads_items_from_s3_and_writes_every_result(
+    runtime: LocalRuntime,
+) -> None:
+    # Given 1,500 items in S3, the fifth of which fails, and one worker to take them all
+    # (moto's worker recursed once per item: RecursionError past ~900, then a hang)
+    clients = runtime.clients()
+    s3, sfn = clients.client("s3"), clients.client("stepfunctions")
+    s3.create_bucket(Bucket=MAP_RUN_BUCKET)
+    items = [{"n": n, "fail": n == 4} for n in range(1500)]
+    s3.put_object(Bucket=MAP_RUN_BUCKET, Key="in/items.json", Body=json.dumps(items).encode())
+    machine = sfn.create_state_machine(
+        name="local-runtime-map-run",
+        definition=json.dumps(MAP_RUN_DEFINITION),
+        roleArn="arn:aws:iam::123456789012:role/local-runtime",
+    )["stateMachineArn"]
+    payload = {"bucket": MAP_RUN_BUCKET, "key": "in/items.json", "prefix": "out", "run": "r-1"}
+
+    # When it runs
+    arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps(payload))["executionArn"]
+    started = time.monotonic()
+    while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() - started < EXECUTION_DEADLINE_SECONDS, "still RUNNING"
+        time.sleep(0.2)
+
+    # Then the ResultWriter used the state's input for its bucket and prefix, and the
+    # state's output is the manifest's location (not the results)
+    assert execution["status"] == "SUCCEEDED", (execution.get("error"), execution.get("cause"))
+    output = json.loads(execution["output"])["results"]
+    details = output["ResultWriterDetails"]
+    assert details["Bucket"] == MAP_RUN_BUCKET
+    run_id = output["MapRunArn"].rsplit(":", 1)[-1]
+    assert details["Key"] == f"out/{run_id}/manifest.json"
+    # and the manifest lists one file per status, as AWS's does
+    manifest = json.loads(s3.get_object(Bucket=MAP_RUN_BUCKET, Key=details["Key"])["Body"].read())
+    assert manifest["DestinationBucket"] == MAP_RUN_BUCKET
+    assert manifest["MapRunArn"] == output["MapRunArn"]
+    files = manifest["ResultFiles"]
+    assert [f["Key"] for f in files["SUCCEEDED"]] == [f"out/{run_id}/SUCCEEDED_0.json"]
+    assert [f["Key"] for f in files["FAILED"]] == [f"out/{run_id}/FAILED_0.json"]
+    assert files["PENDING"] == []
+
+    def executions(status: str) -> list[dict[str, Any]]:
+        [listed] = files[status]
+        body = s3.get_object(Bucket=MAP_RUN_BUCKET, Key=listed["Key"])["Body"].read()
+        assert listed["Size"] == len(body)
+        return list(json.loads(body))
+
+    # and every child is in them: its input after the ItemSelector, its output or error
+    succeeded, failed = executions("SUCCEEDED"), executions("FAILED")
+    assert len(succeeded) == 1499 and len(failed) == 1
+    first = succeeded[0]
+    assert json.loads(first["Input"]) == {"item": {"n": 0, "fail": False}, "run": "r-1"}
+    assert json.loads(first["Output"]) == {"n": 0}
+    assert first["Status"] == "SUCCEEDED" and ":execution:" in first["ExecutionArn"]
+    assert sorted(json.loads(e["Output"])["n"] for e in succeeded) == [
+        n for n in range(1500) if n != 4
+    ]
+    [boom] = failed
+    assert (boom["Status"], boom["Error"], boom["Cause"]) == ("FAILED", "Boom", "item said so")
+    assert json.loads(boom["Input"])["item"] == {"n": 4, "fail": True}
+    assert "Output" not in boom
+
+
+def test_prepare_template_writes_tolerated_failure_percentages_moto_can_read(
+    tmp_path: Path,
+) -> None:
+    # Given a state machine whose Distributed Map tolerates 100 percent (an integer)
+    (tmp_path / "sm.asl.json").write_text(
+        json.dumps(
+            {
+                "StartAt": "M",
+                "States": {
+                    "M": {**MAP_RUN_DEFINITION["States"]["Each"], "ToleratedFailurePercentage": 100}
+                },
+            }
+        )
+    )
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Machine:\n"
+        "    Type: AWS::Serverless::StateMachine\n    Properties:\n"
+        "      DefinitionUri: sm.asl.json\n"
+    )
+    # When it is prepared for moto
+    template = prepare_template(tmp_path / "template.yaml", "us-east-1", lambda path: {})
+    # Then the same number is written as a decimal, which moto's grammar reads
+    [machine] = [
+        r for r in template["Resources"].values() if "DefinitionString" in r.get("Properties", {})
+    ]
+    text = machine["Properties"]["DefinitionString"]
+    text = (
+        text
+        if isinstance(text, str)
+        else "".join(p for p in text["Fn::Join"][1] if isinstance(p, str))
+    )
+    assert json.loads(text)["States"]["M"]["ToleratedFailurePercentage"] == 100.0
+    assert '"ToleratedFailurePercentage": 100.0' in text
+
+
+def test_distributed_map_fixes_uninstall_exactly() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
+        resource_eval_s3 as reader,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.distributed_item_processor_worker import (  # noqa: E501
+        DistributedItemProcessorWorker as Worker,
+    )
+
+    from ipsync_migrator.local.distributed_map import DistributedMapFixes
+
+    # Given the worker's attributes and a module's client factory as they are now
+    before = {
+        name: Worker.__dict__.get(name) for name in ("_eval_pool", "_eval_job", "_eval_input")
+    }
+    factory = reader.boto_client_for
+    # When a second set of fixes is installed, then uninstalled
+    fixes = DistributedMapFixes().install()
+    assert Worker.__dict__.get("_eval_job") is not before["_eval_job"]  # a new wrapper
+    assert reader.boto_client_for is not factory
+    fixes.uninstall()
+    # Then every attribute is back, the same object (or absent, when it was inherited)
+    assert {name: Worker.__dict__.get(name) for name in before} == before
+    assert reader.boto_client_for is factory
+
+
+def test_moto_result_writer_evaluates_its_parameters_against_the_results() -> None:
+    # Relied on by distributed_map.py fix 1: the ResultWriter runs right after the map run,
+    # its results on top of the stack, and evaluates its Parameters there; when moto reads
+    # the state's input itself, drop the fix.
+    state_map = moto_source(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map",
+        "StateMap._eval_execution",
+    )
+    assert "self.iteration_component.eval(env)\n\n        if self.result_writer:" in state_map
+    writer = moto_source(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer."
+        "result_writer_decl",
+        "ResultWriter._eval_body",
+    )
+    assert writer.splitlines()[1:] == [
+        "        self.parargs.eval(env=env)",
+        "        self.resource_eval.eval_resource(env=env)",
+    ]
+
+
+def test_moto_result_writer_writes_an_empty_manifest_only() -> None:
+    # Relied on by fix 2: moto writes no result file; when it does, drop the fix.
+    source = moto_source(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer."
+        "resource_eval.resource_eval_s3",
+        "ResourceEvalS3._handle_put_object",
+    )
+    assert '"ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": []}' in source
+    assert "env.stack.pop()  # TODO: results" in source
+    assert source.count(".put_object(") == 1
+
+
+def test_moto_distributed_worker_takes_each_item_by_recursing() -> None:
+    # Relied on by fix 3: the loop replaces this recursion step for step; when moto loops
+    # itself, drop the fix.
+    source = moto_source(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration."
+        "itemprocessor.distributed_item_processor_worker",
+        "DistributedItemProcessorWorker._eval_pool",
+    )
+    assert "self._eval_pool(job=next_job, worker_frame=worker_frame)" in source
+    assert "job_frame = worker_frame.open_inner_frame()" in source
+
+
+def test_moto_grammar_reads_tolerated_failure_percentage_only_as_a_decimal() -> None:
+    # Relied on by the runtime's quirk 5: when moto parses the integer, drop the quirk.
+    from moto.stepfunctions.parser.asl.parse.asl_parser import (
+        AmazonStateLanguageParser,
+        ASLParserException,
+    )
+
+    def definition(percentage: Any) -> str:
+        state = {**MAP_RUN_DEFINITION["States"]["Each"], "ToleratedFailurePercentage": percentage}
+        return json.dumps({"StartAt": "Each", "States": {"Each": state}})
+
+    with pytest.raises(ASLParserException):
+        AmazonStateLanguageParser.parse(definition(100))
+    AmazonStateLanguageParser.parse(definition(100.0))
+
+
+def test_moto_interpreter_builds_a_client_per_call_with_fixed_credentials() -> None:
+    # Relied on by fix 4: one client per service, region and endpoint serves every call, as
+    # each call builds the same one (fake credentials, moto's config, no use of the state's
+    # credentials); when moto caches clients itself, drop the fix.
+    source = moto_source("moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for")
+    assert "return boto3.client(" in source
+    assert 'aws_access_key_id="ak"' in source and 'aws_secret_access_key="sk"' in source
+    assert source.count("state_credentials") == 1  # the parameter, never read
+    assert "moto_server_port()" in source and "botocore_stubber.enabled" in source

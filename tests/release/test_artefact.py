@@ -10,6 +10,7 @@ import filecmp
 import re
 import shutil
 import tomllib
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -142,69 +143,61 @@ def test_every_handler_imports_on_lambda_python(
     assert {name: p for name, p in problems.items() if p} == {}
 
 
+@dataclass
+class BrokenCopy:
+    """A copy of one built function and its layers, to break on purpose and import."""
+
+    function: BuiltFunction
+    overlays: dict[Path, Path | None]
+    python: LambdaPython
+
+    @property
+    def layer(self) -> Path:
+        return self.function.layers[0] / "python"
+
+    def import_problems(self) -> list[str]:
+        return import_run(self.python, self.function, self.overlays)
+
+
 @pytest.fixture
-def one_function(artefact: BuiltArtefact) -> BuiltFunction:
-    return next(f for f in artefact.functions if f.logical_id == "PreflightFunction")
-
-
-def broken_copy(function: BuiltFunction, tmp_path: Path) -> BuiltFunction:
+def broken(
+    artefact: BuiltArtefact,
+    lambda_python: LambdaPython,
+    overlays: dict[Path, Path | None],
+    tmp_path: Path,
+) -> BrokenCopy:
+    function = next(f for f in artefact.functions if f.logical_id == "PreflightFunction")
     code = tmp_path / "code"
     shutil.copytree(function.code, code)
     layers = []
     for layer in function.layers:
         shutil.copytree(layer, tmp_path / layer.name)
         layers.append(tmp_path / layer.name)
-    return BuiltFunction(
-        function.logical_id,
-        function.handler,
-        code,
-        tuple(layers),
-        function.architecture,
-        function.runtime,
-    )
-
-
-def test_a_layer_missing_a_dependency_fails_the_import_check(
-    one_function: BuiltFunction,
-    lambda_python: LambdaPython,
-    overlays: dict[Path, Path | None],
-    tmp_path: Path,
-) -> None:
-    # Given a copy of the artefact whose layer lost aws_lambda_powertools
-    broken = broken_copy(one_function, tmp_path)
-    shutil.rmtree(broken.layers[0] / "python" / "aws_lambda_powertools")
+    copy = replace(function, code=code, layers=tuple(layers))
     moved = {tmp_path / layer.name: overlay for layer, overlay in overlays.items()}
+    return BrokenCopy(copy, moved, lambda_python)
+
+
+def test_a_layer_missing_a_dependency_fails_the_import_check(broken: BrokenCopy) -> None:
+    # Given a copy of the artefact whose layer lost aws_lambda_powertools
+    shutil.rmtree(broken.layer / "aws_lambda_powertools")
     # When it is imported / Then the check reports the missing module
-    problems = import_run(lambda_python, broken, moved)
+    problems = broken.import_problems()
     assert any("No module named 'aws_lambda_powertools'" in p for p in problems), problems
 
 
-def test_a_layer_shipping_botocore_fails_the_import_check(
-    one_function: BuiltFunction,
-    lambda_python: LambdaPython,
-    overlays: dict[Path, Path | None],
-    tmp_path: Path,
-) -> None:
+def test_a_layer_shipping_botocore_fails_the_import_check(broken: BrokenCopy) -> None:
     # Given a copy of the artefact whose layer ships a botocore of its own
-    broken = broken_copy(one_function, tmp_path)
-    runtime_botocore = next((lambda_python.directory / "lib").glob("python3.13/site-packages"))
-    shutil.copytree(runtime_botocore / "botocore", broken.layers[0] / "python" / "botocore")
-    moved = {tmp_path / layer.name: overlay for layer, overlay in overlays.items()}
+    site = next((broken.python.directory / "lib").glob("python3.13/site-packages"))
+    shutil.copytree(site / "botocore", broken.layer / "botocore")
     # When it is imported / Then the check reports the shadowed runtime package
-    problems = import_run(lambda_python, broken, moved)
+    problems = broken.import_problems()
     assert any(p.startswith("botocore imported from") for p in problems), problems
 
 
-def test_a_function_missing_a_module_fails_the_import_check(
-    one_function: BuiltFunction,
-    lambda_python: LambdaPython,
-    overlays: dict[Path, Path | None],
-    tmp_path: Path,
-) -> None:
+def test_a_function_missing_a_module_fails_the_import_check(broken: BrokenCopy) -> None:
     # Given a copy of the function without a module its handler imports
-    broken = broken_copy(one_function, tmp_path)
-    (broken.code / "ipsync_migrator" / "planning.py").unlink()
-    moved = {tmp_path / layer.name: overlay for layer, overlay in overlays.items()}
+    (broken.function.code / "ipsync_migrator" / "planning.py").unlink()
     # When it is imported / Then the check reports it
-    problems = import_run(lambda_python, broken, moved)
+    problems = broken.import_problems()
     assert any("ipsync_migrator.planning" in p for p in problems), problems

@@ -281,7 +281,9 @@ def test_approval_gates_wait_the_configured_timeout_and_catch_it_first(
     assert state["TimeoutSecondsPath"] == "$.preflight.options.approvalTimeoutSeconds"
     first, *others = state["Catch"]
     assert first["ErrorEquals"] == ["States.Timeout"]
-    assert [c["ErrorEquals"] for c in others] == [["States.ALL"]]
+    # then a fenced run ends Superseded (where the rest goes to Rollback), then the rest
+    fenced = [["ConcurrentMigrationError"]] if others[-1]["Next"] == "Rollback" else []
+    assert [c["ErrorEquals"] for c in others] == [*fenced, ["States.ALL"]]
 
 
 def test_cutover_approval_timeout_rolls_back_and_fails_as_approval_timed_out(
@@ -297,7 +299,9 @@ def test_cutover_approval_timeout_rolls_back_and_fails_as_approval_timed_out(
     assert timed_out["Next"] == "Rollback"
     # and after the rollback the execution fails as ApprovalTimedOut, any other error as before
     after = states[states["Rollback"]["Next"]]
-    [choice] = after["Choices"]
+    # (a run that no longer holds the migration ends Superseded first: issue 10's fencing)
+    superseded, choice = after["Choices"]
+    assert states[superseded["Next"]]["Error"] == "MigrationSuperseded"
     assert choice == {
         "Variable": "$.error.Error",
         "StringEquals": "ApprovalTimedOut",

@@ -124,9 +124,7 @@ def _take_over(ctx: StepContext, record: MigrationRecord, holder: str) -> Migrat
     record.owner = holder
     record.epoch += 1
     record.runs.append({"owner": holder, "epoch": record.epoch, "at": utc_now()})
-    record.in_flight = {"step": Step.ROLLBACK, "owner": holder, "epoch": record.epoch}
-    record.in_flight["at"] = utc_now()
-    return ctx.save(record)
+    return ctx.begin(record, Step.ROLLBACK)  # the intent, in the same conditional write
 
 
 def _refuse_finalized(record: MigrationRecord) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,12 +17,15 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.text import Text
 
 from ipsync_migrator.clients import ClientFactory
-from ipsync_migrator.config import DEFAULT_STACK_NAME, AwsTarget
+from ipsync_migrator.config import DEFAULT_STACK_NAME, USER_AGENT, AwsTarget
 from ipsync_migrator.discovery import discover
 from ipsync_migrator.errors import InvalidInputError, IpsyncError, NotFoundError
+from ipsync_migrator.failures import from_journal, one_line
 from ipsync_migrator.fleet import load_fleet_spec
+from ipsync_migrator.handlers.requests import MIGRATION_ID
 from ipsync_migrator.limits import MAX_HISTORY_EVENTS, check_history_budget
 from ipsync_migrator.models import (
     DEFAULT_APPROVAL_TIMEOUT_SECONDS,
@@ -31,14 +36,16 @@ from ipsync_migrator.models import (
     Strategy,
     Verdict,
 )
-from ipsync_migrator.operations import Service
+from ipsync_migrator.operations import Service, Started, console_url
 from ipsync_migrator.planning import plan_migration
-from ipsync_migrator.progress import follow, follow_replay, parse_time
+from ipsync_migrator.progress import WaitTimedOut, follow, follow_replay, parse_time, phase
 from ipsync_migrator.render import (
     discovery_table,
     make_console,
+    plain,
     plan_view,
     report_view,
+    status_detail,
     status_dict,
     status_table,
 )
@@ -52,11 +59,17 @@ FLEET_POLL_SECONDS = 2.0
 
 app = typer.Typer(
     name="ipsync-migrator",
-    help="Move NLBs off the Lambda IP-sync workaround onto ALB-type target groups.",
+    help="Move NLBs off the Lambda IP-sync workaround onto ALB-type target groups.\n\n"
+    "Exit codes: 0 done; 1 a migration failed or rolled back (migrate --wait, status "
+    "--watch); 2 bad input, setup or an AWS error, nothing changed; 124 --timeout passed "
+    "(the executions go on); 130 interrupted (they go on).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+#: Exit codes beside 0 and typer's 2 for usage errors.
+MIGRATION_FAILED_EXIT, ERROR_EXIT, TIMEOUT_EXIT, INTERRUPTED_EXIT = 1, 2, 124, 130
 T = TypeVar("T")
 out = make_console()
 err = make_console(stderr=True)
@@ -82,7 +95,17 @@ def main(
         str | None, typer.Option(help="Assume this role (e.g. in another account).")
     ] = None,
     external_id: Annotated[str | None, typer.Option(help="External id for --role-arn.")] = None,
+    debug: Annotated[
+        bool, typer.Option(help="On an error, also print the full error (and any traceback).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=lambda v: _print_version(v), help="Print it."
+        ),
+    ] = False,
 ) -> None:
+    _DEBUG["on"] = debug
     ctx.obj = AwsTarget.from_env(
         region=region,
         profile=profile,
@@ -111,16 +134,11 @@ def plan_command(
     output: OutputOption = Output.TABLE,
 ) -> None:
     """Show the exact changes a migration would make (writes nothing)."""
+    _run(lambda: _checked_reference(reference))
 
     def build() -> Any:
         report = _discover(ClientFactory(ctx.obj), output)
-        deployment = report.find(reference)
-        if deployment is None:
-            raise NotFoundError(
-                f"No legacy IP-sync deployment matches '{reference}'.",
-                "Run `ipsync-migrator discover` to list ids, target groups and functions.",
-            )
-        return plan_migration(deployment)
+        return plan_migration(_find(report, reference))
 
     plan = _run(build)
     if output == Output.JSON:
@@ -158,9 +176,55 @@ def migrate_command(
     bake_seconds: Annotated[
         int, typer.Option(min=0, help="How long production is watched after cutover.")
     ] = 900,
-    drain_seconds: Annotated[int, typer.Option(min=0)] = 3600,
-    finalize_after_seconds: Annotated[int | None, typer.Option(min=0)] = None,
-    approve_before_cutover: Annotated[bool, typer.Option()] = False,
+    drain_seconds: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="After the bake, how long the old group keeps serving open connections "
+            "before the legacy function is retired (disabled, not deleted).",
+        ),
+    ] = 3600,
+    finalize_after_seconds: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Finalize by itself this long after retirement: delete the legacy function, "
+            "its schedule and permission (default: never; run `finalize` yourself).",
+        ),
+    ] = None,
+    healthy_checks_required: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Consecutive healthy checks of the new group needed before cutover."
+        ),
+    ] = 3,
+    alarm_names: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--alarm-name",
+            help="A CloudWatch alarm watched during the bake: in ALARM, the migration rolls "
+            "back. Repeat for more.",
+        ),
+    ] = None,
+    approve_before_cutover: Annotated[
+        bool,
+        typer.Option(
+            help="Wait at an approval gate (`ipsync-migrator approve ID`) before cutover."
+        ),
+    ] = False,
+    approve_before_finalize: Annotated[
+        bool,
+        typer.Option(
+            help="Wait at an approval gate before the scheduled finalize (needs "
+            "--finalize-after-seconds)."
+        ),
+    ] = False,
+    delete_target_group: Annotated[
+        bool, typer.Option(help="At finalize, also delete the old IP target group.")
+    ] = False,
+    delete_state: Annotated[
+        bool, typer.Option(help="At finalize, also delete the legacy function's S3 state objects.")
+    ] = False,
     approval_timeout_seconds: Annotated[
         int,
         typer.Option(
@@ -171,7 +235,16 @@ def migrate_command(
         ),
     ] = DEFAULT_APPROVAL_TIMEOUT_SECONDS,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    wait: Annotated[bool, typer.Option(help="Follow the executions until they end.")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            help="Follow the executions until they end (phase and time left); exit 1 if one "
+            "failed or rolled back. Ctrl-C stops following, not the executions."
+        ),
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option(min=1, help="With --wait: stop waiting after this many seconds.")
+    ] = None,
     fleet: Annotated[
         Path | None,
         typer.Option(
@@ -190,14 +263,27 @@ def migrate_command(
         return
     if not references and not all_:
         _fail("Name the deployments to migrate, or pass --all.", "Ids come from `discover`.")
+    for reference in references or []:
+        _run(partial(_checked_reference, reference))
+    if approve_before_finalize and finalize_after_seconds is None:
+        _fail(
+            "--approve-before-finalize gates the scheduled finalize, and none is scheduled.",
+            "Add --finalize-after-seconds N, or drop --approve-before-finalize (a `finalize` "
+            "you run yourself needs no approval).",
+        )
     options = MigrationOptions(
         strategy=strategy,
         poll_seconds=poll_seconds,
+        healthy_checks_required=healthy_checks_required,
         health_timeout_seconds=health_timeout_seconds,
         bake_seconds=bake_seconds,
         drain_seconds=drain_seconds,
         finalize_after_seconds=finalize_after_seconds,
+        alarm_names=alarm_names or [],
+        delete_target_group=delete_target_group,
+        delete_state=delete_state,
         approve_before_cutover=approve_before_cutover,
+        approve_before_finalize=approve_before_finalize,
         approval_timeout_seconds=approval_timeout_seconds,
     )
     _run(lambda: check_history_budget(options))  # before anything is read or started
@@ -212,16 +298,21 @@ def migrate_command(
         for d in chosen
         if d.id in journal and journal[d.id].state.value not in RESTARTABLE_STATES
     }
-    for migration_id, state in done.items():
-        out.print(f"{migration_id}: already {state}")
+    attached, unfinished = _already(service, done)
     chosen = [d for d in chosen if d.id not in done]
     if done and not chosen:
+        if attached and wait:
+            _wait(service, attached, timeout)
+        elif attached:
+            _say_how_to_follow(attached)
+        if unfinished:
+            raise typer.Exit(code=MIGRATION_FAILED_EXIT)
         return
     migratable = [d for d in chosen if d.verdict == Verdict.MIGRATABLE]
     for deployment in chosen:
         if deployment.verdict != Verdict.MIGRATABLE:
             reasons = ", ".join(f.code.value for f in deployment.blockers)
-            err.print(f"skipped {deployment.id}: {deployment.verdict.value} ({reasons})")
+            err.print(plain(f"skipped {deployment.id}: {deployment.verdict.value} ({reasons})"))
     for deployment in migratable:
         out.print(plan_view(plan_migration(deployment)))
     if not migratable:
@@ -231,11 +322,70 @@ def migrate_command(
     started = [_run(partial(service.start, d, options)) for d in migratable]
     for item in started:
         note = f" ({item.note})" if item.note else ""
-        out.print(f"{item.migration_id}: {item.execution_arn}{note}")
+        out.print(plain(f"{item.migration_id}: {item.execution_arn}{note}"))
     if wait:
-        results = _run(lambda: follow(service, started, out))
-        if any(r["status"] != "SUCCEEDED" for r in results):
-            raise typer.Exit(code=1)
+        _wait(service, [*started, *attached], timeout)
+    else:
+        _say_how_to_follow([*started, *attached])
+    if unfinished:
+        raise typer.Exit(code=MIGRATION_FAILED_EXIT)
+
+
+#: Journal states in which a migration is done with nothing left to do.
+_SETTLED = frozenset({"retired", "finalized"})
+#: Journal states whose last error says why the migration did not finish.
+_FAILED_STATES = frozenset({"rolled_back", "rollback_incomplete", "failed"})
+
+
+def _already(service: Service, done: dict[str, str]) -> tuple[list[Started], list[str]]:
+    """For migrations already under way or done: the running executions to re-attach to,
+    and the ids that are neither running nor settled (their last execution did not finish)."""
+    attached: list[Started] = []
+    unfinished: list[str] = []
+    for migration_id, state in done.items():
+        latest = _run(partial(service.latest_execution, migration_id))
+        if latest is not None and latest["status"] == "RUNNING":
+            attached.append(Started(migration_id, latest["executionArn"], False, "running"))
+            out.print(plain(f"{migration_id}: already {state}, running: {latest['executionArn']}"))
+            continue
+        ended = f"; its last execution ended {latest['status']}" if latest else ""
+        out.print(plain(f"{migration_id}: already {state}{ended}"))
+        if state not in _SETTLED:
+            unfinished.append(migration_id)
+            err.print(plain(f"  see why: ipsync-migrator status {migration_id}"))
+    return attached, unfinished
+
+
+def _wait(service: Service, started: list[Started], timeout: float | None) -> None:
+    """Follow the executions; exit 1 when one did not succeed, 124 after `timeout`, 130 on
+    Ctrl-C (the executions go on, and say how to re-attach)."""
+    try:
+        results = _run(lambda: follow(service, started, out, timeout=timeout))
+    except KeyboardInterrupt:
+        _detached(started, "Interrupted")
+        raise typer.Exit(code=INTERRUPTED_EXIT) from None
+    except WaitTimedOut:
+        _detached(started, f"Still running after {timeout:g} s (--timeout)")
+        raise typer.Exit(code=TIMEOUT_EXIT) from None
+    if any(r["status"] != "SUCCEEDED" for r in results):
+        raise typer.Exit(code=MIGRATION_FAILED_EXIT)
+
+
+def _detached(started: list[Started], why: str) -> None:
+    err.print(
+        plain(
+            f"{why}: stopped following. The execution(s) keep running in Step Functions; "
+            "nothing was stopped or rolled back."
+        )
+    )
+    _say_how_to_follow(started, err)
+
+
+def _say_how_to_follow(started: list[Started], console: Any = None) -> None:
+    for item in started:
+        (console or out).print(
+            plain(f"follow it: ipsync-migrator status {item.migration_id} --watch")
+        )
 
 
 @app.command("status")
@@ -247,24 +397,90 @@ def status_command(
         str | None,
         typer.Option("--fleet", help="A fleet execution's name or ARN (`migrate --fleet`)."),
     ] = None,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="Re-attach: follow the running execution(s) until they end; exit 1 if one "
+            "failed or rolled back.",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option(min=1, help="With --watch: stop after this many seconds.")
+    ] = None,
     stack_name: StackOption = DEFAULT_STACK_NAME,
 ) -> None:
-    """Each migration's state, current step, timestamps and last error (or a fleet's)."""
+    """Each migration's state, step, phase and failure (or a fleet's); --watch follows them.
+
+    With an id: its execution, phase and time left, the failed step, error and fix, and the
+    template patch. The full error payload is in `--output json` (lastError).
+    """
     if fleet is not None:
         _fleet_status(ctx, fleet, output, stack_name)
         return
-    records = _run(
-        lambda: Service.connect(ClientFactory(ctx.obj), stack_name).records(migration_id)
-    )
+    if migration_id is not None:
+        _run(lambda: _checked_id(migration_id))
+    service = _run(lambda: Service.connect(ClientFactory(ctx.obj), stack_name))
+    records = _run(lambda: _records(service, migration_id, stack_name))
+    if watch:
+        running = [s for s in map(partial(_running, service), records) if s is not None]
+        if running:
+            _wait(service, running, timeout)
+            return
+        if migration_id is None:
+            out.print("No migration is running.")
+            return
+    if migration_id is None:
+        if output == Output.JSON:
+            _print_json([status_dict(r) for r in records])
+        else:
+            out.print(status_table(records))
+        return
+    [record] = records
+    latest = _run(partial(service.latest_execution, record.migration_id))
+    execution = _run(partial(service.describe, latest["executionArn"])) if latest else None
+    failure = None
+    if record.state.value in _FAILED_STATES or (
+        execution is not None and execution["status"] not in ("RUNNING", "SUCCEEDED")
+    ):
+        failure = (
+            _run(partial(service.failure, execution, record))
+            if execution is not None
+            else from_journal(record.last_error)
+        )
+    is_running = execution is not None and execution["status"] == "RUNNING"
     if output == Output.JSON:
-        _print_json([status_dict(r) for r in records])
+        arn = str(execution["executionArn"]) if execution else ""
+        body = status_dict(record, execution, console_url(arn))
+        body["failure"] = failure.to_json_dict() if failure else None
+        body["phase"] = phase(record).text() if is_running else None
+        _print_json(body)
     else:
-        out.print(status_table(records))
-        for record in records if migration_id else []:
-            patches = record.plan.get("templatePatches", {})
-            if record.plan.get("stacks") and patches:
-                out.print(f"Template patch for stack(s) {record.plan['stacks']}:")
-                out.print(patches["cloudformation"], markup=False, highlight=False)
+        out.print(
+            status_detail(record, execution, failure, phase(record).text() if is_running else "")
+        )
+    if watch and record.state.value not in _SETTLED:
+        raise typer.Exit(code=MIGRATION_FAILED_EXIT)
+
+
+def _records(service: Service, migration_id: str | None, stack_name: str) -> list[Any]:
+    try:
+        return service.records(migration_id)
+    except NotFoundError:
+        if migration_id is None:
+            raise
+        raise NotFoundError(
+            f"No migration {_shown(migration_id)} exists in the journal of stack '{stack_name}'.",
+            "`ipsync-migrator status` lists the migrations; `ipsync-migrator discover` lists "
+            "the deployments (a deployment has a migration once `migrate` started one).",
+        ) from None
+
+
+def _running(service: Service, record: Any) -> Started | None:
+    latest = _run(partial(service.latest_execution, record.migration_id))
+    if latest is None or latest["status"] != "RUNNING":
+        return None
+    return Started(record.migration_id, latest["executionArn"], False, "running")
 
 
 @app.command("rollback")
@@ -287,13 +503,35 @@ def finalize_command(
     delete_stack: Annotated[
         bool, typer.Option(help="Delete the legacy stack (refused if it holds anything else).")
     ] = False,
+    delete_target_group: Annotated[
+        bool | None,
+        typer.Option(
+            "--delete-target-group/--keep-target-group",
+            help="Also delete the old IP target group (default: as `migrate` was told; keep).",
+        ),
+    ] = None,
+    delete_state: Annotated[
+        bool | None,
+        typer.Option(
+            "--delete-state/--keep-state",
+            help="Also delete the legacy function's S3 state objects (default: as `migrate` "
+            "was told; keep).",
+        ),
+    ] = None,
     stack_name: StackOption = DEFAULT_STACK_NAME,
 ) -> None:
     """Delete the retired legacy function, its schedule and permission (waits until done)."""
+    _run(lambda: _checked_id(migration_id))
     service = _run(lambda: Service.connect(ClientFactory(ctx.obj), stack_name))
-    result = _run(lambda: service.finalize(migration_id, delete_stack))
+    result = _run(
+        lambda: service.finalize(migration_id, delete_stack, delete_target_group, delete_state)
+    )
+    if result.get("alreadyFinalized"):
+        out.print(plain(f"{migration_id}: already finalized; nothing left to delete"))
+        return
     for item in result.get("deleted", []):
-        out.print(f"deleted {item}")
+        out.print(plain(f"deleted {item}"))
+    out.print(plain(f"{migration_id}: finalized"))
 
 
 @app.command("approve")
@@ -303,6 +541,7 @@ def approve_command(
     stack_name: StackOption = DEFAULT_STACK_NAME,
 ) -> None:
     """Let a migration waiting at an approval gate go on."""
+    _run(lambda: _checked_id(migration_id))
     gate = _run(
         lambda: Service.connect(ClientFactory(ctx.obj), stack_name).approve(
             migration_id, getpass.getuser()
@@ -382,16 +621,65 @@ def _account_report(clients: ClientFactory, stack_name: str) -> MigrationReport:
 def _choose(report: DiscoveryReport, references: list[str], all_: bool) -> list[Deployment]:
     if all_:
         return list(report.deployments)
-    chosen = []
-    for reference in references:
-        deployment = report.find(reference)
-        if deployment is None:
-            raise NotFoundError(
-                f"No legacy IP-sync deployment matches '{reference}'.",
-                "Run `ipsync-migrator discover` to list ids.",
-            )
-        chosen.append(deployment)
-    return chosen
+    return [_find(report, reference) for reference in references]
+
+
+#: A deployment id or function name, or a target group or function ARN.
+_REFERENCE = re.compile(
+    r"[A-Za-z0-9_.-]{1,140}"
+    r"|arn:aws[a-z-]*:(elasticloadbalancing|lambda):[a-z0-9-]{1,30}:\d{12}:[A-Za-z0-9_/:.$-]{1,300}"
+)
+#: The region and account an ARN names.
+_ARN_PLACE = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:([a-z0-9-]*):(\d{12}|):")
+
+
+def _checked_reference(value: str) -> str:
+    if not _REFERENCE.fullmatch(value):
+        raise InvalidInputError(
+            f"{_shown(value)} is not a deployment id, target group ARN or function name.",
+            "Run `ipsync-migrator discover` to list them.",
+        )
+    return value
+
+
+def _checked_id(value: str) -> str:
+    if not re.fullmatch(MIGRATION_ID, value):
+        raise InvalidInputError(
+            f"{_shown(value)} is not a migration id (letters, digits, - and _; at most 80).",
+            "`ipsync-migrator status` lists the migrations.",
+        )
+    return value
+
+
+def _shown(value: str) -> str:
+    """A value quoted for a message: escaped, and cut when it is long."""
+    return repr(value if len(value) <= 80 else value[:77] + "...")
+
+
+def _find(report: DiscoveryReport, reference: str) -> Deployment:
+    """The deployment `reference` names; when none, whether its ARN names another region or
+    account than the one read."""
+    deployment = report.find(reference)
+    if deployment is not None:
+        return deployment
+    place = _ARN_PLACE.match(reference)
+    region, account = (place.group(1), place.group(2)) if place else ("", "")
+    if region and region != report.region:
+        raise NotFoundError(
+            f"{_shown(reference)} is in region {region}, and this command reads {report.region}.",
+            f"Pass --region {region} (before the command).",
+        )
+    if account and account != report.account:
+        raise NotFoundError(
+            f"{_shown(reference)} is in account {account}; these credentials are for account "
+            f"{report.account}.",
+            "Pass --profile or --role-arn for that account, or migrate across accounts with "
+            "`migrate --fleet FILE`.",
+        )
+    raise NotFoundError(
+        f"No legacy IP-sync deployment matches {_shown(reference)}.",
+        "Run `ipsync-migrator discover` to list ids, target groups and functions.",
+    )
 
 
 def _fail(message: str, fix: str) -> None:
@@ -415,10 +703,15 @@ def _discover(clients: ClientFactory, output: Output) -> DiscoveryReport:
 
 
 def _run(action: Callable[[], T]) -> T:
-    """Run a command body; project errors become one clear line and exit code 2."""
+    """Run a command body; errors become one `error:` line, one `fix:` line and exit code 2."""
     with _clear_errors():
         return action()
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+#: `--debug` (a global option): errors also print in full, with their traceback.
+_DEBUG = {"on": False}
+_GENERIC_FIX = "Run the command with --help for its options."
 
 
 @contextmanager
@@ -426,10 +719,30 @@ def _clear_errors() -> Iterator[None]:
     try:
         yield
     except IpsyncError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        if exc.remediation:
-            err.print(f"[bold]fix:[/] {exc.remediation}", highlight=False)
-        raise typer.Exit(code=2) from None
+        _print_error(exc.message, exc.remediation or _GENERIC_FIX, exc)
+        raise typer.Exit(code=ERROR_EXIT) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:  # an error nobody translated: still one line and a fix
+        _print_error(
+            f"Unexpected {type(exc).__name__}: {one_line(str(exc))}",
+            "Run it again with --debug (before the command) for the traceback, and report it.",
+            exc,
+        )
+        raise typer.Exit(code=ERROR_EXIT) from None
+
+
+def _print_error(message: str, fix: str, exc: BaseException) -> None:
+    err.print(Text.assemble(("error: ", "bold red"), plain(message)))
+    err.print(Text.assemble(("fix: ", "bold"), plain(fix)))
+    if _DEBUG["on"]:
+        err.print(plain("".join(traceback.format_exception(exc)), "dim"))
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"ipsync-migrator {USER_AGENT.split('/', 1)[1]}\n")
+        raise typer.Exit()
 
 
 def _print_json(value: Any) -> None:
@@ -438,7 +751,9 @@ def _print_json(value: Any) -> None:
 
 @app.command("local")
 def local_command(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 4566,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0 picks a free one).")
+    ] = 4566,
     seed: Annotated[
         str, typer.Option(help="demo: seed the demo estate; none: an empty account.")
     ] = "demo",

@@ -13,6 +13,7 @@ from botocore.config import Config
 from botocore.credentials import DeferredRefreshableCredentials
 from botocore.exceptions import (
     EndpointConnectionError,
+    InvalidRegionError,
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
@@ -125,6 +126,17 @@ class ClientFactory:
                 "No AWS region is set.",
                 "Pass --region, or set AWS_REGION / AWS_DEFAULT_REGION.",
             ) from exc
+        except InvalidRegionError as exc:
+            raise ConfigurationError(
+                f"'{self.target.region}' is not an AWS region name.",
+                "Pass a region such as us-east-1 with --region.",
+            ) from exc
+        except ValueError as exc:  # botocore: "Invalid endpoint: ..." (no scheme, no host)
+            raise ConfigurationError(
+                f"'{self.target.endpoint_url}' is not an endpoint URL.",
+                "Pass --endpoint-url http(s)://HOST[:PORT], e.g. the one `ipsync-migrator "
+                "local` prints.",
+            ) from exc
         return self._observed(client, service)
 
     def _observed(self, client: Any, service: str) -> Any:
@@ -147,9 +159,10 @@ class ClientFactory:
                     f"AWS profile '{self.target.profile}' is not configured.",
                     "Run `aws configure --profile NAME` or pass an existing --profile.",
                 ) from exc
-            # A custom endpoint may serve any region name; AWS itself serves only its own.
+            # A custom endpoint may serve any region name; AWS itself serves only its own, and
+            # so does the local emulator (moto answers an unknown one with an HTML error page).
             if (
-                not self.target.endpoint_url
+                (not self.target.endpoint_url or _is_loopback(self.target.endpoint_url))
                 and base.region_name
                 and base.region_name not in _known_regions(base)
             ):

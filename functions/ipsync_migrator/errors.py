@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+#: Between an error's message and its remediation in `str(error)` (failures.py splits there).
+FIX_SEPARATOR = " fix: "
+
 
 class IpsyncError(Exception):
     """Base of every error this project raises on purpose."""
@@ -17,7 +20,10 @@ class IpsyncError(Exception):
         self.remediation = remediation
 
     def __str__(self) -> str:
-        return f"{self.message} {self.remediation}".strip()
+        # A Lambda function's errorMessage: the CLI splits it again at the separator.
+        if not self.remediation:
+            return self.message
+        return f"{self.message}{FIX_SEPARATOR}{self.remediation}"
 
 
 class ConfigurationError(IpsyncError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -13,6 +13,7 @@ from ipsync_migrator.aws.service import Executions, Replays, StackOutputs, invok
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.errors import IpsyncError, NotFoundError
 from ipsync_migrator.events import replay_name
+from ipsync_migrator.failures import Failure, from_execution, from_journal
 from ipsync_migrator.fleet import (
     FLEET_DISCOVER_STATE,
     FLEET_REPORT_STATE,
@@ -20,7 +21,7 @@ from ipsync_migrator.fleet import (
     read_discovery,
     read_items,
 )
-from ipsync_migrator.journal import MigrationRecord, load
+from ipsync_migrator.journal import MigrationRecord, MigrationState, load
 from ipsync_migrator.models import Deployment, MigrationOptions, stable_suffix
 from ipsync_migrator.reporting import MigrationReport, build_fleet_report
 from ipsync_migrator.steps.approval import pending_approval
@@ -77,18 +78,45 @@ class Service:
         return Started(mid, arn, True)
 
     def progress(self, started: Started) -> dict[str, Any]:
-        """Execution status plus the journal's view of the migration."""
+        """Execution status plus the journal's view of the migration; once it ended other
+        than SUCCEEDED, its failure (the failed state, the error, one line, the fix)."""
         execution = self.executions.describe(started.execution_arn)
         record = self.journal.get(started.migration_id)
+        done = execution["status"] in TERMINAL
+        failure = None
+        if done and execution["status"] != "SUCCEEDED":
+            failure = self.failure(execution, record)
         return {
             "migrationId": started.migration_id,
+            "executionArn": started.execution_arn,
             "status": execution["status"],
             "state": record.state.value if record else "planned",
             "step": record.current_step if record else "",
             "error": execution.get("error") or (record.last_error if record else None),
             "cause": execution.get("cause"),
-            "done": execution["status"] in TERMINAL,
+            "done": done,
+            "record": record,
+            "failure": failure,
         }
+
+    def failure(self, execution: dict[str, Any], record: MigrationRecord | None) -> Failure | None:
+        """Why an execution did not succeed: its error and cause (else the journal's last
+        error), and the state that failed."""
+        failure = from_execution(execution.get("error"), execution.get("cause"))
+        if failure is None or not failure.message:
+            failure = from_journal(record.last_error if record else None) or failure
+        if failure is None:
+            return None
+        step = self.executions.failed_state(str(execution["executionArn"]))
+        return replace(failure, step=step)
+
+    def latest_execution(self, migration_id: str) -> dict[str, Any] | None:
+        """The migration's most recent execution (listed, not described), if any."""
+        executions = self.executions.named_like(migration_id)
+        return max(executions, key=lambda e: e["startDate"]) if executions else None
+
+    def describe(self, execution_arn: str) -> dict[str, Any]:
+        return self.executions.describe(execution_arn)
 
     def records(self, migration_id: str | None = None) -> list[MigrationRecord]:
         if migration_id:
@@ -107,15 +135,29 @@ class Service:
             {"migrationId": migration_id, "reason": "rollback requested from the CLI"},
         )
 
-    def finalize(self, migration_id: str, delete_stack: bool = False) -> dict[str, Any]:
-        """Hard-delete the legacy deployment; with `delete_stack`, by deleting its own stack."""
-        load(self.journal, migration_id)
+    def finalize(
+        self,
+        migration_id: str,
+        delete_stack: bool = False,
+        delete_target_group: bool | None = None,
+        delete_state: bool | None = None,
+    ) -> dict[str, Any]:
+        """Hard-delete the legacy deployment; with `delete_stack`, by deleting its own stack.
+        `delete_target_group` and `delete_state` override the migration's options (None:
+        keep them)."""
+        if load(self.journal, migration_id).state == MigrationState.FINALIZED:
+            return {"alreadyFinalized": True, "deleted": []}
         deleted: list[str] = []
         if delete_stack:
             # With the caller's credentials: deleting a stack needs rights on all it holds.
             context = StepContext(self.clients, self.journal, _NoEvents())
             deleted.append(f"stack {delete_legacy_stack(context, migration_id)['deletedStack']}")
-        result = invoke(self.clients, self.outputs.finalize_function, {"migrationId": migration_id})
+        payload: dict[str, Any] = {"migrationId": migration_id}
+        if delete_target_group is not None:
+            payload["deleteTargetGroup"] = delete_target_group
+        if delete_state is not None:
+            payload["deleteState"] = delete_state
+        result = invoke(self.clients, self.outputs.finalize_function, payload)
         return {**result, "deleted": deleted + list(result.get("deleted", []))}
 
     def replay_rollback(
@@ -252,6 +294,18 @@ class Service:
 
     def _fleet_arn(self, reference: str) -> str:
         return reference if reference.startswith("arn:") else self.fleets.arn_of(reference)
+
+
+def console_url(execution_arn: str) -> str:
+    """The execution's page in the Step Functions console ("" outside the aws partition)."""
+    parts = execution_arn.split(":")
+    if len(parts) < 4 or parts[1] != "aws":
+        return ""
+    region = parts[3]
+    return (
+        f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+        f"#/v2/executions/details/{execution_arn}"
+    )
 
 
 def _execution_name(arn: str) -> str:

@@ -1,68 +1,236 @@
-"""Live progress of running migrations (rich), polling their executions and journal."""
+"""Following running migrations: their phase and time left, live on a terminal, one line per
+change in a log; and the time windows of replays."""
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
-from rich.table import Table
+from rich.text import Text
 
 from ipsync_migrator.errors import InvalidInputError
+from ipsync_migrator.journal import MigrationRecord, MigrationState
+from ipsync_migrator.models import MigrationOptions
 from ipsync_migrator.operations import Service, Started
+from ipsync_migrator.render import STATE_STYLE, Column, SafeTable, failure_lines, plain
+from ipsync_migrator.steps.context import BAKE_PASSED
+
+#: Without a terminal, a line at least this often while nothing changes: CI jobs stop steps
+#: that stay silent (GitLab and GitHub Actions after minutes of no output).
+HEARTBEAT_SECONDS = 60.0
+
+
+class WaitTimedOut(Exception):
+    """`--timeout` passed before every execution ended (they go on)."""
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Where a running migration is: `name` and detail, and seconds left (None: unknown)."""
+
+    name: str
+    detail: str = ""
+    seconds_left: float | None = None
+    #: Seconds until the execution ends, when every remaining phase has a known length.
+    eta_seconds: float | None = None
+
+    def text(self) -> str:
+        left = f", {duration(self.seconds_left)} left" if self.seconds_left is not None else ""
+        eta = f"; ends in ~{duration(self.eta_seconds)}" if self.eta_seconds is not None else ""
+        detail = f" {self.detail}" if self.detail else ""
+        return f"{self.name}{detail}{left}{eta}"
+
+
+def phase(record: MigrationRecord | None, now: datetime | None = None) -> Phase:
+    """The phase of a running migration from its journal record (and its options)."""
+    now = now or datetime.now(UTC)
+    if record is None:
+        return Phase("starting")
+    options = MigrationOptions.model_validate(record.options or {})
+    retention = options.finalize_after_seconds or 0
+    if record.approval and record.approval.get("taskToken"):
+        gate = record.approval.get("gate", "")
+        return Phase(
+            "waiting for approval",
+            f"before {gate}: `ipsync-migrator approve {record.migration_id}`",
+        )
+    stamps = record.timestamps
+    if record.state == MigrationState.IN_PROGRESS:
+        health = record.health or {}
+        after = options.bake_seconds + options.drain_seconds + retention
+        if "startedAt" not in health:
+            return Phase("preparing", f"({record.current_step or 'preflight'})")
+        left = options.health_timeout_seconds - _since(health["startedAt"], now)
+        streak = health.get("consecutiveHealthy", 0)
+        return Phase(
+            "probe health",
+            f"{streak}/{options.healthy_checks_required} healthy checks "
+            f"(last: {health.get('lastState', '-')})",
+            max(left, 0.0),
+            None if left > 0 else float(after),
+        )
+    if record.state == MigrationState.CUT_OVER:
+        if BAKE_PASSED not in stamps:
+            left = max(options.bake_seconds - _since(stamps.get("cutOver"), now), 0.0)
+            return Phase("bake", "", left, left + options.drain_seconds + retention)
+        left = max(options.drain_seconds - _since(stamps[BAKE_PASSED], now), 0.0)
+        return Phase("drain", "(the old group serves open connections)", left, left + retention)
+    if record.state == MigrationState.RETIRED and options.finalize_after_seconds is not None:
+        left = max(retention - _since(record.updated_at, now), 0.0)
+        return Phase("retention", "until finalize", left, left)
+    return Phase(record.state.value)
+
+
+def _since(at: str | None, now: datetime) -> float:
+    if not at:
+        return 0.0
+    return (now - datetime.fromisoformat(at)).total_seconds()
+
+
+def duration(seconds: float | None) -> str:
+    """`1 h 05 min`, `14 min 10 s`, `8 s`."""
+    if seconds is None:
+        return "?"
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
 
 
 def follow(
-    service: Service, started: list[Started], console: Console, poll_seconds: float = 1.0
+    service: Service,
+    started: list[Started],
+    console: Console,
+    poll_seconds: float = 1.0,
+    timeout: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[dict[str, Any]]:
-    """Poll until every execution ended; returns each one's final progress."""
-    latest = {s.migration_id: service.progress(s) for s in started}
-    if not console.is_terminal:  # a log or a pipe: no animation, just the outcome
-        while not all(p["done"] for p in latest.values()):
-            time.sleep(poll_seconds)
-            latest = {s.migration_id: service.progress(s) for s in started}
-        console.print(_table(latest))
-        return list(latest.values())
-    with Live(_table(latest), console=console, refresh_per_second=4, transient=False) as live:
-        while not all(p["done"] for p in latest.values()):
-            time.sleep(poll_seconds)
-            latest = {s.migration_id: service.progress(s) for s in started}
-            live.update(_table(latest))
+    """Poll until every execution ended; returns each one's final progress.
+
+    On a terminal a live table shows each migration's phase and time left; elsewhere (a log,
+    a pipe, CI) one line per change, and a line a minute while nothing changes. Failures end
+    with their failed state, error, one line and fix. Raises WaitTimedOut after `timeout` s.
+    """
+    deadline = None if timeout is None else clock() + timeout
+
+    def poll() -> dict[str, dict[str, Any]]:
+        return {s.migration_id: service.progress(s) for s in started}
+
+    def waited() -> bool:
+        if all(p["done"] for p in latest.values()):
+            return False
+        if deadline is not None and clock() >= deadline:
+            raise WaitTimedOut
+        time.sleep(poll_seconds)
+        return True
+
+    latest = poll()
+    if console.is_terminal:
+        with Live(_view(latest), console=console, refresh_per_second=4, transient=False) as live:
+            while waited():
+                latest = poll()
+                live.update(_view(latest))
+    else:
+        said: dict[str, str] = {}
+        quiet_since = clock()
+        _say_changes(console, latest, said)
+        while waited():
+            latest = poll()
+            if _say_changes(console, latest, said):
+                quiet_since = clock()
+            elif clock() - quiet_since >= HEARTBEAT_SECONDS:
+                for mid, item in latest.items():
+                    if not item["done"]:
+                        console.print(_line(mid, item))
+                quiet_since = clock()
+    for mid, item in latest.items():
+        if item.get("failure") is not None:
+            for line in failure_lines(item["failure"], mid):
+                console.print(line)
     return list(latest.values())
 
 
-def _table(progress: dict[str, dict[str, Any]]) -> Table:
-    table = Table(title="Migrations", title_justify="left")
-    table.add_column("Id", overflow="fold", max_width=26)
-    table.add_column("Execution")
-    table.add_column("State")
-    table.add_column("Step")
-    table.add_column("Error", overflow="fold", max_width=30)
+def _say_changes(console: Console, latest: dict[str, dict[str, Any]], said: dict[str, str]) -> bool:
+    """Print a line for each migration whose status, state, step or phase changed."""
+    changed = False
+    for mid, item in latest.items():
+        key = f"{item['status']} {item['state']} {item['step']} {_phase_of(item).name}"
+        if said.get(mid) != key:
+            said[mid] = key
+            console.print(_line(mid, item))
+            changed = True
+    return changed
+
+
+def _phase_of(item: dict[str, Any]) -> Phase:
+    return Phase("") if item["done"] else phase(item.get("record"))
+
+
+def _line(mid: str, item: dict[str, Any]) -> Text:
+    at = datetime.now(UTC).strftime("%H:%M:%S")
+    text = Text.assemble(
+        f"{at} ",
+        plain(mid, "bold"),
+        f": {item['status']} ",
+        plain(item["state"], STATE_STYLE.get(item["state"], "")),
+    )
+    if item["step"]:
+        text.append_text(plain(f" ({item['step']})"))
+    now = _phase_of(item)
+    if now.name:
+        text.append_text(plain(f" - {now.text()}"))
+    return text
+
+
+def _view(progress: dict[str, dict[str, Any]]) -> Group:
+    table = SafeTable(
+        "Migrations",
+        [
+            Column("Id", keep=True),
+            Column("Execution", keep=True),
+            Column("State", keep=True),
+            Column("Step", keep=True),
+            Column("Phase and time left"),
+        ],
+    )
     for mid, item in progress.items():
-        table.add_row(mid, item["status"], item["state"], item["step"], item["error"] or "")
-    return table
+        table.add_row(
+            plain(mid),
+            plain(item["status"]),
+            plain(item["state"], STATE_STYLE.get(item["state"], "")),
+            plain(item["step"] or "-"),
+            plain(_phase_of(item).text() or (item["failure"].error if item["failure"] else "")),
+        )
+    return Group(table)
 
 
-_AGE = re.compile(r"^(\d+)([smhd])$")
+_AGE = re.compile(r"^(\d{1,9})([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_TIME_FIX = "Use ISO 8601 (2026-11-21T10:00:00Z) or an age: 30m, 2h, 1d."
 
 
 def parse_time(value: str) -> datetime:
     """An ISO 8601 time (UTC if no offset), or an age such as `30m` meaning that long ago."""
     match = _AGE.match(value.strip())
-    if match:
-        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        return datetime.now(UTC) - timedelta(seconds=seconds)
     try:
+        if match:
+            seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+            return datetime.now(UTC) - timedelta(seconds=seconds)
         parsed = datetime.fromisoformat(value.strip())
+    except OverflowError:
+        raise InvalidInputError(f"'{value}' reaches before the year 1.", _TIME_FIX) from None
     except ValueError:
-        raise InvalidInputError(
-            f"'{value}' is not a time.",
-            "Use ISO 8601 (2026-11-21T10:00:00Z) or an age: 30m, 2h, 1d.",
-        ) from None
+        raise InvalidInputError(f"'{value}' is not a time.", _TIME_FIX) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

@@ -1,15 +1,26 @@
-"""Human-readable views (rich) of reports and plans; JSON views are the models' own."""
+"""Human-readable views (rich) of reports and plans; JSON views are the models' own.
+
+Two rules keep what people copy intact. Text from users, AWS or the journal is text, never
+markup (`plain` makes it a Text, which rich never parses, and escapes terminal control
+characters). And nothing copyable is wrapped or cut: the consoles soft-wrap (a long line
+stays one line; the terminal folds it on screen, and copying it gives it back whole), table
+columns holding ids, ARNs or states never wrap, and a table too narrow for them prints its
+rows as lines instead.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Console, Group
-from rich.panel import Panel
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.table import Table
 from rich.text import Text
 
+from ipsync_migrator.failures import Failure, from_journal
 from ipsync_migrator.journal import MigrationRecord, MigrationState
 from ipsync_migrator.models import DiscoveryReport, Finding, Plan, Severity, Verdict
 from ipsync_migrator.reporting import MigrationReport, title
@@ -20,29 +31,113 @@ VERDICT_STYLE = {
     Verdict.ORPHANED: "bold yellow",
 }
 STATE_STYLE = {
-    MigrationState.RETIRED: "green",
-    MigrationState.FINALIZED: "bold green",
-    MigrationState.CUT_OVER: "cyan",
-    MigrationState.IN_PROGRESS: "cyan",
-    MigrationState.ROLLED_BACK: "yellow",
-    MigrationState.FAILED: "bold red",
+    MigrationState.RETIRED.value: "green",
+    MigrationState.FINALIZED.value: "bold green",
+    MigrationState.CUT_OVER.value: "cyan",
+    MigrationState.IN_PROGRESS.value: "cyan",
+    MigrationState.ROLLED_BACK.value: "yellow",
+    "rollback_incomplete": "bold red",
+    MigrationState.FAILED.value: "bold red",
 }
-OUTCOME_STYLE = {state.value: style for state, style in STATE_STYLE.items()}
+OUTCOME_STYLE = STATE_STYLE
 SEVERITY_STYLE = {Severity.BLOCKER: "red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
+#: C0 and C1 control characters but newline and tab: an escape sequence in a tag or a
+#: journal entry must not reach the terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(value: object, style: str = "") -> Text:
+    """User, AWS or journal text as text: never markup, control characters and lone
+    surrogates shown escaped (they would drive the terminal, or fail to encode)."""
+    text = str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+    return Text(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text), style=style)
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console that never wraps a line itself: a long id, ARN or patch line stays one line,
+    which the terminal may fold on screen. Print other people's text as `plain(...)` (or
+    `rich.markup.escape`d): a string is read as markup."""
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    #: Never wrapped or cut (ids, ARNs, states, numbers); the other columns fold first.
+    keep: bool = False
+    justify: str = "left"
+
+
+class SafeTable:
+    """A table whose `keep` columns are never wrapped or cut: when the width cannot hold
+    them, each row prints as lines (`value` of the first column, then `Header: value`)."""
+
+    #: The narrowest a folding column is allowed to get before the table gives up.
+    MIN_FOLD_WIDTH = 6
+
+    def __init__(self, title: str, columns: Sequence[Column], show_lines: bool = False):
+        self.title = title
+        self.columns = list(columns)
+        self.rows: list[list[Text]] = []
+        self.show_lines = show_lines
+
+    def add_row(self, *cells: Text | str) -> None:
+        self.rows.append([c if isinstance(c, Text) else plain(c) for c in cells])
+
+    def needed_width(self) -> int:
+        """Columns' padding and borders, every kept column whole, the others narrow."""
+        width = 3 * len(self.columns) + 1
+        for index, column in enumerate(self.columns):
+            if column.keep:
+                cells = [Text(column.header), *(row[index] for row in self.rows)]
+                width += max(
+                    max((len(line) for line in c.plain.split("\n")), default=0) for c in cells
+                )
+            else:
+                width += self.MIN_FOLD_WIDTH
+        return width
+
+    def table(self) -> Table:
+        table = Table(title=plain(self.title), title_justify="left", show_lines=self.show_lines)
+        for column in self.columns:
+            table.add_column(
+                column.header,
+                no_wrap=column.keep,
+                overflow="fold",
+                justify=column.justify,  # type: ignore[arg-type]
+            )
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+    def lines(self) -> Group:
+        parts: list[Any] = [plain(self.title, "bold")]
+        for row in self.rows:
+            parts.append(row[0])
+            for column, cell in zip(self.columns[1:], row[1:], strict=True):
+                if cell.plain:
+                    parts.append(Text.assemble(f"  {column.header}: ", cell))
+        return Group(*parts)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.table() if self.needed_width() <= options.max_width else self.lines()
+
+
+# --- discovery and plans -----------------------------------------------------------------
 
 
 def discovery_table(report: DiscoveryReport) -> Group:
-    """The discovery report as a table that fits 100 columns, then each blocker's fix."""
-    table = Table(
-        title=f"Legacy IP-sync deployments in {report.account} / {report.region}",
-        title_justify="left",
-        expand=False,
+    """The discovery report as a table (ids whole), then each deployment's notable findings."""
+    table = SafeTable(
+        f"Legacy IP-sync deployments in {report.account} / {report.region}",
+        [
+            Column("Id", keep=True),
+            Column("Function"),
+            Column("NLB listeners"),
+            Column("ALB:port"),
+            Column("Verdict", keep=True),
+        ],
     )
-    table.add_column("Id", overflow="fold", max_width=26)
-    table.add_column("Function", overflow="fold", max_width=18)
-    table.add_column("NLB listeners", overflow="fold", max_width=20)
-    table.add_column("ALB:port", overflow="fold", max_width=14)
-    table.add_column("Verdict", max_width=10)
     for deployment in report.deployments:
         listeners = ", ".join(
             f"{nlb.name} {li.protocol}:{li.port}"
@@ -55,11 +150,11 @@ def discovery_table(report: DiscoveryReport) -> Group:
             else "-"
         )
         table.add_row(
-            deployment.id,
-            f"{deployment.function.name} ({deployment.function.variant.value})",
-            listeners or "-",
-            alb,
-            Text(deployment.verdict.value, style=VERDICT_STYLE[deployment.verdict]),
+            plain(deployment.id),
+            plain(f"{deployment.function.name} ({deployment.function.variant.value})"),
+            plain(listeners or "-"),
+            plain(alb),
+            plain(deployment.verdict.value, VERDICT_STYLE[deployment.verdict]),
         )
     parts: list[Any] = [table, _summary(report)]
     for deployment in report.deployments:
@@ -70,46 +165,56 @@ def discovery_table(report: DiscoveryReport) -> Group:
 
 
 def plan_view(plan: Plan) -> Group:
+    """The plan: its changes (before/after below the table, whole), findings, and the
+    CloudFormation patch when a stack owns the resources (every line whole, valid YAML)."""
     parts: list[Any] = [
         Text.assemble(
             ("Plan for ", "bold"),
-            (plan.migration_id, "bold cyan"),
+            plain(plan.migration_id, "bold cyan"),
             ("  verdict: ", ""),
-            (plan.verdict.value, VERDICT_STYLE[plan.verdict]),
+            plain(plan.verdict.value, VERDICT_STYLE[plan.verdict]),
         )
     ]
     if plan.blockers:
         parts.append(_findings_block("Blocked: nothing will change", plan.blockers))
         return Group(*parts)
-    table = Table(show_lines=True)
-    table.add_column("#", justify="right")
-    table.add_column("Step")
-    table.add_column("Change", overflow="fold", max_width=70)
+    table = SafeTable(
+        "", [Column("#", keep=True, justify="right"), Column("Step", keep=True), Column("Change")]
+    )
+    table.show_lines = True
+    states: list[Text] = []
     for change in plan.changes:
         text = Text(f"{change.action.value.upper()} {change.resource_type}\n", style="bold")
-        text.append(change.description)
+        text.append_text(plain(change.description))
+        table.add_row(plain(change.order), plain(change.step), text)
         if change.before is not None:
-            text.append(f"\nbefore: {_compact(change.before)}", style="red")
+            states.append(plain(f"#{change.order} before: {_compact(change.before)}", "red"))
         if change.after is not None and change.resource_type.endswith("Listener"):
-            text.append(f"\nafter:  {_compact(change.after)}", style="green")
-        table.add_row(str(change.order), change.step, text)
-    parts.append(table)
+            states.append(plain(f"#{change.order} after:  {_compact(change.after)}", "green"))
+    parts += [table, *states]
     if plan.attributes_lost:
         lost = ", ".join(f"{k}={v}" for k, v in plan.attributes_lost.items())
-        parts.append(Text(f"Attributes lost: {lost}", style="yellow"))
+        parts.append(plain(f"Attributes lost: {lost}", "yellow"))
     if plan.warnings:
         parts.append(_findings_block("Findings", plan.warnings))
     if plan.stacks:
-        owned = ", ".join(f"{label}: {stack}" for label, stack in plan.stacks.items())
         parts.append(
-            Text(
-                f"CloudFormation owns {owned}: the next stack update reverts the migration "
-                "unless the template gets this patch:",
-                style="bold yellow",
+            plain(
+                f"CloudFormation owns {_stacks_text(plan.stacks)}: the next stack update reverts "
+                "the migration unless the template gets this patch:",
+                "bold yellow",
             )
         )
-        parts.append(Text(plan.template_patches.get("cloudformation", ""), style="dim"))
+        parts.append(plain(plan.template_patches.get("cloudformation", "")))
     return Group(*parts)
+
+
+def _stacks_text(stacks: dict[str, str]) -> str:
+    """`stack api-edge (function, listener)`: each stack once, with what it owns."""
+    owned: dict[str, list[str]] = {}
+    for label, stack in stacks.items():
+        owned.setdefault(stack, []).append(label)
+    return ", ".join(f"stack {stack} ({', '.join(labels)})" for stack, labels in owned.items())
 
 
 def _summary(report: DiscoveryReport) -> Text:
@@ -122,83 +227,195 @@ def _summary(report: DiscoveryReport) -> Text:
     return text
 
 
-def _findings_block(title: str, findings: list[Finding]) -> Panel:
-    lines = Text()
-    for index, finding in enumerate(findings):
-        if index:
-            lines.append("\n")
-        lines.append(f"{finding.code.value}", style=SEVERITY_STYLE[finding.severity])
-        lines.append(f" ({finding.severity.value}) {finding.message}")
+def _findings_block(heading: str, findings: list[Finding]) -> Group:
+    lines: list[Text] = [plain(heading, "bold")]
+    for finding in findings:
+        lines.append(
+            Text.assemble(
+                "  ",
+                plain(finding.code.value, SEVERITY_STYLE[finding.severity]),
+                f" ({finding.severity.value}) ",
+                plain(finding.message),
+            )
+        )
         if finding.remediation:
-            lines.append(f"\n  fix: {finding.remediation}", style="italic")
-    return Panel(lines, title=title, title_align="left", width=100)
+            lines.append(Text.assemble("    fix: ", plain(finding.remediation, "italic")))
+    return Group(*lines)
 
 
 def _compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-def make_console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, width=None if not stderr else 100)
+# --- status ------------------------------------------------------------------------------
 
 
-def status_dict(record: MigrationRecord) -> dict[str, Any]:
-    return {
+def status_dict(
+    record: MigrationRecord, execution: dict[str, Any] | None = None, console_url: str = ""
+) -> dict[str, Any]:
+    """`status --output json`: the record, its failure (one line and the fix; the full
+    payload under lastError), and with `execution` its ARN, status and a console link."""
+    failure = from_journal(record.last_error)
+    options = record.options or {}
+    body: dict[str, Any] = {
         "migrationId": record.migration_id,
         "state": record.state.value,
         "currentStep": record.current_step,
+        "strategy": options.get("strategy"),
+        "options": options,
         "createdAt": record.created_at,
         "updatedAt": record.updated_at,
         "timestamps": record.timestamps,
+        "failure": failure.to_json_dict() if failure else None,
         "lastError": record.last_error,
+        "approval": _approval(record),
         "notes": record.notes,
         "newTargetGroupArn": record.new_target_group_arn,
     }
+    if execution is not None:
+        body["execution"] = {
+            "executionArn": execution.get("executionArn"),
+            "status": execution.get("status"),
+            "consoleUrl": console_url,
+        }
+    return body
 
 
-def status_table(records: list[MigrationRecord]) -> Table:
-    table = Table(title="Migrations", title_justify="left")
-    table.add_column("Id", overflow="fold", max_width=26)
-    table.add_column("State")
-    table.add_column("Step")
-    table.add_column("Updated", max_width=19)
-    table.add_column("Last error", overflow="fold", max_width=30)
+def _approval(record: MigrationRecord) -> dict[str, Any] | None:
+    """The pending gate, or who approved (never the task token)."""
+    approval = record.approval or {}
+    shown = {k: v for k, v in approval.items() if k != "taskToken"}
+    return shown or None
+
+
+def status_table(records: list[MigrationRecord]) -> Group:
+    """Every migration on one row (ids whole), then each failure's line and fix."""
+    table = SafeTable(
+        "Migrations",
+        [
+            Column("Id", keep=True),
+            Column("State", keep=True),
+            Column("Step", keep=True),
+            Column("Updated", keep=True),
+            Column("Error"),
+        ],
+    )
+    failures: list[tuple[str, Failure]] = []
     for record in records:
+        failure = from_journal(record.last_error) if record.state.value in _FAILED else None
+        if failure:
+            failures.append((record.migration_id, failure))
         table.add_row(
-            record.migration_id,
-            Text(record.state.value, style=STATE_STYLE.get(record.state, "")),
-            record.current_step,
-            record.updated_at[:19],
-            record.last_error or "",
+            plain(record.migration_id),
+            plain(record.state.value, STATE_STYLE.get(record.state.value, "")),
+            plain(record.current_step or "-"),
+            plain(record.updated_at[:19]),
+            plain(failure.error or "see below" if failure else ""),
         )
-    return table
+    parts: list[Any] = [table]
+    for migration_id, failure in failures:
+        parts.extend(failure_lines(failure, migration_id))
+    return Group(*parts)
+
+
+#: States whose last error says why the migration did not finish.
+_FAILED = frozenset({"rolled_back", "rollback_incomplete", "failed"})
+
+
+def failure_lines(failure: Failure, label: str = "") -> list[Text]:
+    """`label: step: Error: message` and `  fix: ...`, each one line."""
+    head = Text.assemble(
+        plain(f"{label}: ", "bold") if label else "", plain(failure.headline(), "red")
+    )
+    lines = [head]
+    if failure.fix:
+        lines.append(Text.assemble("  fix: ", plain(failure.fix, "italic")))
+    return lines
+
+
+def status_detail(
+    record: MigrationRecord,
+    execution: dict[str, Any] | None,
+    failure: Failure | None,
+    phase: str = "",
+) -> Group:
+    """`status ID`: one migration as `label: value` lines (every value whole)."""
+    rows: list[tuple[str, str]] = [
+        ("migration", record.migration_id),
+        ("state", record.state.value),
+        ("step", record.current_step or "-"),
+    ]
+    if phase:
+        rows.append(("phase", phase))
+    rows.append(("strategy", str((record.options or {}).get("strategy", "-"))))
+    rows.append(("updated", record.updated_at))
+    if execution is not None:
+        rows.append(("execution", f"{execution.get('executionArn')} ({execution.get('status')})"))
+    if record.new_target_group_arn:
+        rows.append(("new target group", record.new_target_group_arn))
+    approval = _approval(record)
+    if approval:
+        rows.append(("approval", ", ".join(f"{k} {v}" for k, v in approval.items())))
+    for name, at in record.timestamps.items():
+        rows.append((name, at))
+    lines: list[Any] = [
+        Text.assemble(plain(f"{label}: ", "bold"), plain(value)) for label, value in rows
+    ]
+    if failure is not None:
+        if failure.step:
+            lines.append(Text.assemble(("failed at: ", "bold"), plain(failure.step, "red")))
+        lines.append(
+            Text.assemble(
+                ("error: ", "bold"),
+                plain(f"{failure.error}: " if failure.error else "", "red"),
+                plain(failure.message),
+            )
+        )
+        if failure.fix:
+            lines.append(Text.assemble(("fix: ", "bold"), plain(failure.fix, "italic")))
+    for note in record.notes:
+        lines.append(Text.assemble(("note: ", "bold"), plain(note)))
+    patches = record.plan.get("templatePatches", {})
+    stacks = record.plan.get("stacks") or {}
+    if stacks and patches.get("cloudformation"):
+        lines.append(plain(f"Template patch for {_stacks_text(stacks)}:", "bold yellow"))
+        lines.append(plain(patches["cloudformation"]))
+    return Group(*lines)
+
+
+# --- the report --------------------------------------------------------------------------
 
 
 def report_view(report: MigrationReport) -> Group:
     fleet = report.fleet is not None
-    table = Table(title=title(report))
-    table.add_column("Id", overflow="fold", max_width=26)
+    columns = [Column("Id", keep=True)]
     if fleet:
-        table.add_column("Account\nregion", no_wrap=True)
-    table.add_column("Verdict")
-    table.add_column("Outcome", overflow="fold")
-    table.add_column("Invocations/mo", justify="right")
-    table.add_column("To cutover", justify="right")
+        columns.append(Column("Account / region", keep=True))
+    columns += [
+        Column("Verdict", keep=True),
+        Column("Outcome", keep=True),
+        Column("Invocations/mo", keep=True, justify="right"),
+        Column("To cutover", keep=True, justify="right"),
+    ]
+    table = SafeTable(title(report), columns)
+    errors: list[Text] = []
     for row in report.rows:
-        place = [f"{row.account_id or '-'}\n{row.region or '-'}"] if fleet else []
-        outcome = Text(row.outcome, OUTCOME_STYLE.get(row.outcome, ""))
-        if row.error:
-            outcome.append(f"\n{row.error}", style="red")
+        place = [plain(f"{row.account_id or '-'} / {row.region or '-'}")] if fleet else []
         table.add_row(
-            row.id,
+            plain(row.id),
             *place,
-            row.verdict,
-            outcome,
-            f"{row.invocations_per_month:,}" if row.invocations_per_month else "",
-            f"{row.seconds_to_cutover:.0f} s" if row.seconds_to_cutover is not None else "",
+            plain(row.verdict),
+            plain(row.outcome, OUTCOME_STYLE.get(row.outcome, "")),
+            plain(f"{row.invocations_per_month:,}" if row.invocations_per_month else ""),
+            plain(f"{row.seconds_to_cutover:.0f} s" if row.seconds_to_cutover is not None else ""),
         )
+        if row.error:
+            failure = from_journal(row.error)
+            if failure:
+                errors.extend(failure_lines(failure, row.id))
     parts: list[Any] = [
         table,
+        *errors,
         Text(
             f"Legacy invocations retired: {report.invocations_retired_per_month:,} per month",
             style="bold green",
@@ -207,17 +424,21 @@ def report_view(report: MigrationReport) -> Group:
     for group in report.blockers:
         parts.append(
             Text.assemble(
-                (f"{group.code}", "red"),
-                f" ({len(group.deployments)}): {', '.join(group.deployments)}\n  fix: ",
-                (group.remediation, "italic"),
+                plain(group.code, "red"),
+                plain(f" ({len(group.deployments)}): {', '.join(group.deployments)}"),
             )
         )
+        parts.append(Text.assemble("  fix: ", plain(group.remediation, "italic")))
     for miss in report.unreached:
         parts.append(
             Text.assemble(
                 ("not reached ", "bold red"),
-                f"{miss.account_id} / {miss.region}: {miss.error}: {miss.message}\n  fix: ",
-                (miss.remediation, "italic"),
+                plain(f"{miss.account_id} / {miss.region}: {miss.error}: {miss.message}"),
             )
         )
+        parts.append(Text.assemble("  fix: ", plain(miss.remediation, "italic")))
     return Group(*parts)
+
+
+def lines_of(values: Iterable[str]) -> Group:
+    return Group(*(plain(v) for v in values))

@@ -36,11 +36,24 @@ def test_discover_json_contract(aws: ClientFactory, demo: DemoEstate) -> None:
     assert set(deployment["findings"][0]) == {"code", "severity", "message", "remediation"}
 
 
-def test_discover_table_fits_100_columns(aws: ClientFactory, demo: DemoEstate) -> None:
-    result = runner.invoke(app, ["discover"], env={"COLUMNS": "100"})
-    assert result.exit_code == 0, result.output
-    assert "shop-alb-ip-sync" in result.stdout
-    assert max(len(line) for line in result.stdout.splitlines()) <= 100
+BOX = tuple("┏┃┡│└")
+
+
+def test_discover_table_fits_100_columns_with_every_id_whole(
+    aws: ClientFactory, demo: DemoEstate
+) -> None:
+    result = runner.invoke(app, ["discover", "-o", "json"])
+    ids = [d["id"] for d in json.loads(result.stdout)["deployments"]]
+
+    table = runner.invoke(app, ["discover"], env={"COLUMNS": "100"})
+
+    assert table.exit_code == 0, table.output
+    rows = [line for line in table.stdout.splitlines() if line.startswith(BOX)]
+    assert rows and max(len(line) for line in rows) <= 100
+    # each id whole on its row; prose lines (findings) are one line each, for the terminal
+    # to fold, so a copied line is whole
+    for deployment_id in ids:
+        assert any(f"│ {deployment_id} " in line for line in rows), deployment_id
 
 
 def test_plan_by_function_name_and_by_target_group_agree(

@@ -16,7 +16,13 @@ from ipsync_migrator.errors import (
     NotFoundError,
     StepPreconditionError,
 )
+from ipsync_migrator.failures import split_fix
 
+#: The migration state machine's rollback state (statemachine/migrate.asl.json): the state
+#: entered before it is the one that failed.
+ROLLBACK_STATE = "Rollback"
+#: History events of states that decide or end, never fail by themselves.
+_PASSING_STATES = frozenset({"ChoiceStateEntered", "FailStateEntered", "SucceedStateEntered"})
 #: Step Functions' errors for a task token that no longer waits.
 _STALE_TOKEN = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
@@ -106,6 +112,30 @@ class Executions:
                         return json.loads(exited.get("output") or "null")
         return None
 
+    def failed_state(self, execution_arn: str) -> str:
+        """The state whose failure ended the execution, or sent it to its rollback ("" if
+        none), from the end of its history."""
+        with aws_call("states:GetExecutionHistory"):
+            pages = self._sfn.get_paginator("get_execution_history").paginate(
+                executionArn=execution_arn, includeExecutionData=False
+            )
+            # Sorted here: the local emulator ignores reverseOrder (histories stay under
+            # 25,000 events, limits.py).
+            events = sorted(
+                (e for page in pages for e in page["events"]), key=lambda e: -int(e["id"])
+            )
+        skipped_rollback = False
+        for event in events:
+            kind = event["type"]
+            if not kind.endswith("StateEntered") or kind in _PASSING_STATES:
+                continue
+            name = str(event["stateEnteredEventDetails"]["name"])
+            if name == ROLLBACK_STATE and not skipped_rollback:
+                skipped_rollback = True
+                continue
+            return name
+        return ""
+
     def start(self, name: str, payload: dict[str, Any]) -> str:
         with aws_call("states:StartExecution"):
             return str(
@@ -146,10 +176,22 @@ def invoke(clients: ClientFactory, function: str, payload: dict[str, Any]) -> di
         )
     body = json.loads(response["Payload"].read() or b"null")
     if response.get("FunctionError"):
-        error = IpsyncError(f"{body.get('errorType', 'Error')}: {body.get('errorMessage', body)}")
-        error.code = str(body.get("errorType", "FunctionError"))
-        raise error
+        raise function_error(function, body)
     return dict(body or {})
+
+
+def function_error(function: str, body: Any) -> IpsyncError:
+    """A function's error payload as one sentence and a fix; its name is the error's code."""
+    payload = body if isinstance(body, dict) else {"errorMessage": str(body)}
+    name = str(payload.get("errorType") or "FunctionError")
+    message, fix = split_fix(str(payload.get("errorMessage") or ""))
+    if not fix:  # not one of ours: the function itself broke (a timeout, an import, a bug)
+        short = function.rsplit(":", 1)[-1]
+        message = f"The function {short} failed ({name}): {message or 'no message'}"
+        fix = f"Its log group /aws/lambda/{short} holds the details; report it if it persists."
+    error = IpsyncError(message, fix)
+    error.code = name
+    return error
 
 
 class Replays:

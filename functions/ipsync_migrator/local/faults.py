@@ -15,6 +15,8 @@ from typing import Any
 
 from moto.core.exceptions import ServiceException
 
+from ipsync_migrator.errors import InvalidInputError
+
 #: States a ``target_health`` rule may report (the states of DescribeTargetHealth).
 TARGET_STATES = frozenset({"initial", "healthy", "unhealthy", "unused", "draining", "unavailable"})
 
@@ -89,6 +91,25 @@ def load_rules(path: str | Path) -> list[FaultRule]:
     if not isinstance(items, list):
         raise ValueError(f"{path}: expected a list of fault rules")
     return [FaultRule.from_dict(item) for item in items]
+
+
+def read_rules(path: str | Path) -> list[FaultRule]:
+    """`load_rules`, with a clear error and fix for a file that is missing or wrong."""
+    fix = (
+        'Write {"faults": [{"service": "elbv2", "operation": "ModifyListener", '
+        '"errorCode": "AccessDenied", "times": 1}]} (times: a positive number, or null '
+        "for every call); see local/faults.py."
+    )
+    try:
+        return load_rules(path)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"Cannot read the faults file {path}: {exc.strerror or exc}.", "Pass an existing file."
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"The faults file {path} is not JSON: {exc}.", fix) from None
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+        raise InvalidInputError(f"The faults file {path} has a bad rule: {exc}.", fix) from None
 
 
 class FaultBook:

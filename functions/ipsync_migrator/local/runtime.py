@@ -40,6 +40,7 @@ from ipsync_migrator.errors import ConfigurationError, InvalidInputError
 from ipsync_migrator.local.demo_estate import DemoEstate, seed_demo
 from ipsync_migrator.local.distributed_map import DistributedMapFixes, decimal_tolerances
 from ipsync_migrator.local.event_delivery import EventDelivery
+from ipsync_migrator.local.faults import read_rules
 from ipsync_migrator.local.lambda_bridge import FAKE_CREDENTIALS, LambdaBridge
 from ipsync_migrator.local.realism import Realism
 
@@ -143,6 +144,8 @@ class LocalRuntime:
             )
         if self.faults is not None and not self.faults.is_file():
             raise InvalidInputError(f"No faults file at {self.faults}.", "Pass an existing file.")
+        # Read before the deployment: a bad file is refused at once, with nothing started.
+        faults = read_rules(self.faults) if self.faults is not None else []
         try:
             self._start_server()
             self._install()
@@ -151,8 +154,8 @@ class LocalRuntime:
                 self.demo = seed_demo(self.clients())
             # Faults and call counts start now: deployment and seeding are not under test.
             self.realism.reset()
-            if self.faults is not None:
-                self.realism.load_faults(self.faults)
+            for rule in faults:
+                self.realism.add_fault(rule)
         except BaseException:
             self.stop()
             raise

@@ -227,11 +227,11 @@ def parse_time(value: str) -> datetime:
             seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
             return datetime.now(UTC) - timedelta(seconds=seconds)
         parsed = datetime.fromisoformat(value.strip())
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
     except OverflowError:
-        raise InvalidInputError(f"'{value}' reaches before the year 1.", _TIME_FIX) from None
+        raise InvalidInputError(f"'{value}' is out of range (year 1 to 9999).", _TIME_FIX) from None
     except ValueError:
         raise InvalidInputError(f"'{value}' is not a time.", _TIME_FIX) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def follow_replay(

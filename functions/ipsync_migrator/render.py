@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.table import Table
@@ -53,11 +53,13 @@ def plain(value: object, style: str = "") -> Text:
     return Text(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text), style=style)
 
 
-def make_console(stderr: bool = False) -> Console:
+def make_console(
+    stderr: bool = False, file: IO[str] | None = None, width: int | None = None
+) -> Console:
     """A console that never wraps a line itself: a long id, ARN or patch line stays one line,
     which the terminal may fold on screen. Print other people's text as `plain(...)` (or
     `rich.markup.escape`d): a string is read as markup."""
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return Console(stderr=stderr, file=file, width=width, highlight=False, soft_wrap=True)
 
 
 @dataclass(frozen=True)
@@ -394,8 +396,8 @@ def report_view(report: MigrationReport) -> Group:
     columns += [
         Column("Verdict", keep=True),
         Column("Outcome", keep=True),
-        Column("Invocations/mo", keep=True, justify="right"),
-        Column("To cutover", keep=True, justify="right"),
+        Column("Invocations/mo", justify="right"),
+        Column("To cutover", justify="right"),
     ]
     table = SafeTable(title(report), columns)
     errors: list[Text] = []

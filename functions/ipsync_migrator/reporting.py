@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from ipsync_migrator.failures import from_journal
 from ipsync_migrator.journal import MigrationRecord, MigrationState
 from ipsync_migrator.models import Deployment, DiscoveryReport, Model, Schedule
 
@@ -14,6 +15,8 @@ MINUTES_PER_MONTH = 30 * 24 * 60
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
 _UNIT_MINUTES = {"minute": 1, "hour": 60, "day": 1440}
 RETIRED_STATES = frozenset({MigrationState.RETIRED, MigrationState.FINALIZED})
+#: States whose journal's last error says why the migration did not finish.
+UNFINISHED_STATES = frozenset({"rolled_back", "rollback_incomplete", "failed"})
 NOT_STARTED = "not started"
 SUCCEEDED = "SUCCEEDED"
 
@@ -132,6 +135,9 @@ def build_report(discovery: DiscoveryReport, records: list[MigrationRecord]) -> 
                 outcome=entry.state.value if entry else NOT_STARTED,
                 invocations_per_month=invocations_per_month(deployment.schedules),
                 seconds_to_cutover=_seconds_to_cutover(entry),
+                error=entry.last_error
+                if entry and entry.state.value in UNFINISHED_STATES
+                else None,
             ),
             [(f.code.value, f.remediation) for f in blockers],
         )
@@ -239,7 +245,7 @@ def markdown(report: MigrationReport) -> str:
         cutover = f"{row.seconds_to_cutover:.0f} s" if row.seconds_to_cutover is not None else ""
         invocations = f"{row.invocations_per_month:,}" if row.invocations_per_month else ""
         place = f"{row.account_id or '-'} / {row.region or '-'} | " if fleet else ""
-        outcome = f"{row.outcome}: {_cell(row.error)}" if row.error else row.outcome
+        outcome = f"{row.outcome}: {_cell(_error_text(row.error))}" if row.error else row.outcome
         lines.append(
             f"| {row.id} | {place}{row.function} | {row.verdict} | {outcome} | {invocations} "
             f"| {cutover} |"
@@ -260,6 +266,14 @@ def markdown(report: MigrationReport) -> str:
                 f"  - fix: {miss.remediation}",
             ]
     return "\n".join(lines) + "\n"
+
+
+def _error_text(error: str) -> str:
+    """A failure as one line and its fix (the full payload is in the JSON report)."""
+    failure = from_journal(error)
+    if failure is None:
+        return error
+    return failure.headline() + (f" (fix: {failure.fix})" if failure.fix else "")
 
 
 def _counts_text(counts: dict[str, int]) -> str:

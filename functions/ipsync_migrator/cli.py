@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.text import Text
 
 from ipsync_migrator.clients import ClientFactory
@@ -52,7 +53,7 @@ from ipsync_migrator.render import (
 from ipsync_migrator.render_fleet import fleet_spec_view, fleet_status_view
 from ipsync_migrator.reporting import MigrationReport, build_report, markdown
 from ipsync_migrator.steps.preflight import RESTARTABLE
-from ipsync_migrator.steps.replay import FINALIZED_ACTION
+from ipsync_migrator.steps.replay import FINALIZED_ACTION, ROLLED_BACK_OUTCOMES
 
 RESTARTABLE_STATES = {state.value for state in RESTARTABLE}
 FLEET_POLL_SECONDS = 2.0
@@ -487,13 +488,62 @@ def _running(service: Service, record: Any) -> Started | None:
 def rollback_command(
     ctx: typer.Context,
     migration_id: str,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Restore listeners even where someone changed them since cutover "
+            "(otherwise they are reported and left as they are)."
+        ),
+    ] = False,
     stack_name: StackOption = DEFAULT_STACK_NAME,
 ) -> None:
-    """Roll a migration back to its exact pre-migration state (waits until done)."""
-    result = _run(
-        lambda: Service.connect(ClientFactory(ctx.obj), stack_name).rollback(migration_id)
-    )
-    out.print(f"{migration_id}: {result.get('state', 'rolled_back')}")
+    """Roll a migration back to its pre-migration state (waits until done).
+
+    Exit codes: 0 rolled back (or already), 3 incomplete (what is left is listed; fix it and
+    run the rollback again), 4 another rollback took the migration over, 2 an error.
+    """
+    service = _run(lambda: Service.connect(ClientFactory(ctx.obj), stack_name))
+
+    def waiting(result: dict[str, Any]) -> None:
+        err.print(
+            f"{migration_id}: waiting before production moves back: "
+            f"{escape(str(result.get('waitingFor', '')))}",
+            highlight=False,
+        )
+
+    result = _run(lambda: service.rollback(migration_id, force=force, on_pending=waiting))
+    code = rollback_exit_code(result)
+    if result.get("alreadyRolledBack"):
+        out.print(f"{migration_id}: already rolled back", highlight=False)
+    elif result.get("superseded"):
+        out.print(
+            f"{migration_id}: another rollback took the migration over "
+            f"({escape(str(result.get('by')))}); follow it with `ipsync-migrator status "
+            f"{migration_id}`",
+            highlight=False,
+        )
+    else:
+        out.print(f"{migration_id}: {result.get('state')}", highlight=False)
+    for leftover in result.get("leftovers", []):
+        out.print(f"  left: {escape(leftover)}", highlight=False)
+    for problem in result.get("problems", []):
+        err.print(f"[bold red]error:[/] {escape(problem['message'])}", highlight=False)
+        if problem.get("fix"):
+            err.print(f"[bold]fix:[/] {escape(problem['fix'])}", highlight=False)
+    if code:
+        raise typer.Exit(code=code)
+
+
+#: `rollback`'s exit codes beside 0 (done) and 2 (an error before or during the call).
+ROLLBACK_INCOMPLETE_EXIT, ROLLBACK_SUPERSEDED_EXIT = 3, 4
+
+
+def rollback_exit_code(result: dict[str, Any]) -> int:
+    if result.get("superseded"):
+        return ROLLBACK_SUPERSEDED_EXIT
+    if result.get("state") == "rollback_incomplete":
+        return ROLLBACK_INCOMPLETE_EXIT
+    return 0
 
 
 @app.command("finalize")
@@ -589,22 +639,57 @@ def replay_rollback_command(
     until: Annotated[str | None, typer.Option(help="Window end (default: now).")] = None,
     migration: Annotated[str | None, typer.Option(help="Only this migration id.")] = None,
     wait: Annotated[bool, typer.Option(help="Wait and report what was rolled back.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask before rolling the window back.")
+    ] = False,
     stack_name: StackOption = DEFAULT_STACK_NAME,
 ) -> None:
-    """Replay the event archive for a time window: its migrations roll back."""
+    """Replay the event archive for a time window: its migrations roll back.
+
+    Checks first: the migration exists, and which migrations the window holds (shown, and
+    confirmed unless --yes). With --wait, exit 3 when one of them did not end rolled back.
+    """
     window = _run(lambda: (parse_time(since), parse_time(until) if until else datetime.now(UTC)))
     service = _run(lambda: Service.connect(ClientFactory(ctx.obj), stack_name))
-    name = _run(lambda: service.replay_rollback(window[0], window[1], migration))
-    out.print(f"replay {name} started ({window[0].isoformat()} .. {window[1].isoformat()})")
-    if not wait:
-        return
     expected = _run(lambda: service.migrations_in_window(*window, migration))
-    outcomes = _run(lambda: follow_replay(service, name, expected))
-    for migration_id, outcome in sorted(outcomes.items()):
+    span = f"{window[0].isoformat()} .. {window[1].isoformat()}"
+    if not expected:
+        out.print(f"no migration journaled a step in {span}: nothing to replay", highlight=False)
+        return
+    out.print(f"replaying {span} rolls back: {', '.join(sorted(expected))}", highlight=False)
+    if not yes:
+        if not sys.stdin.isatty():
+            _run(lambda: _refuse_unconfirmed())
+        typer.confirm("Roll these migrations back?", abort=True)
+    name = _run(lambda: service.replay_rollback(window[0], window[1], migration))
+    out.print(f"replay {name} started", highlight=False)
+    if not wait:
+        out.print(f"follow it: ipsync-migrator status (replay {name})", highlight=False)
+        return
+    _run(lambda: follow_replay(service, name, expected))
+    deliveries = _run(lambda: service.replay_deliveries(name))
+    outcomes = _run(lambda: service.replay_outcomes(name))
+    failed = False
+    for migration_id in sorted(expected | outcomes.keys()):
+        outcome = outcomes.get(migration_id, "no delivery yet")
+        counts = ", ".join(f"{o} {n}" for o, n in sorted(deliveries.get(migration_id, {}).items()))
         action = f"  {FINALIZED_ACTION}" if outcome == "finalized" else ""
-        out.print(f"{migration_id}: {outcome}{action}")
-    if not outcomes:
-        out.print("no migration events in that window")
+        out.print(f"{migration_id}: {outcome} (deliveries: {counts or 'none'}){action}")
+        if migration_id in expected and outcome not in ROLLED_BACK_OUTCOMES:
+            failed = True
+            for record in service.records(migration_id):
+                for leftover in record.rollback_report.get("leftovers", []):
+                    out.print(f"  left: {escape(leftover)}", highlight=False)
+    if failed:
+        raise typer.Exit(code=ROLLBACK_INCOMPLETE_EXIT)
+
+
+def _refuse_unconfirmed() -> None:
+    raise InvalidInputError(
+        "replay-rollback rolls back every migration listed above, and there is no terminal "
+        "to confirm it. Nothing was replayed.",
+        "Check the list, then pass --yes (or narrow it with --migration ID / --until).",
+    )
 
 
 def _account_report(clients: ClientFactory, stack_name: str) -> MigrationReport:

@@ -62,6 +62,12 @@ class ListenerChangedError(IpsyncError):
     code = "ListenerChanged"
 
 
+class LegacyGroupInUseError(IpsyncError):
+    """A listener still forwards to the legacy group, so its sync must not be retired."""
+
+    code = "LegacyGroupInUse"
+
+
 class FingerprintMismatchError(IpsyncError):
     """A resource about to be deleted no longer looks like the legacy deployment."""
 

@@ -26,6 +26,9 @@ class MigrationState(StrEnum):
     RETIRED = "retired"
     FINALIZED = "finalized"
     ROLLED_BACK = "rolled_back"
+    #: A rollback ended with parts it could not undo (`rollback_report` lists them); running
+    #: the rollback again, once the cause is fixed, goes on from there.
+    ROLLBACK_INCOMPLETE = "rollback_incomplete"
     FAILED = "failed"
 
 
@@ -67,8 +70,15 @@ class MigrationRecord(Model):
     probe_listeners: list[dict[str, Any]] = Field(default_factory=list)
     #: Exact DefaultActions of each production listener before cutover, by listener ARN.
     saved_listener_actions: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
-    #: Weighted canary actions set on production listeners (strategy `weighted`).
+    #: Weighted canary actions set on production listeners (strategy `weighted`), journaled
+    #: before the write.
     canary_listener_actions: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    #: Exact DefaultActions cutover set on each production listener, journaled before the
+    #: write; a rollback restores a listener only while it still carries them.
+    listener_actions_set: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    #: The rollback under way or last ended: started, health of the old group, what was left
+    #: (leftovers) and why (problems: the failed call, the missing permission, the fix).
+    rollback_report: dict[str, Any] = Field(default_factory=dict)
     legacy_snapshot: dict[str, Any] | None = None
     #: The pending approval gate and its Step Functions task token.
     approval: dict[str, str] | None = None

@@ -13,6 +13,8 @@ recomputes them from the file and fails if the ASL outgrows them):
   plus, conservatively, every retry the Task may take on every iteration: each retry adds
   TaskScheduled, TaskStarted, TaskFailed (3) and the transient-error retrier allows 6
   (MaxAttempts), so 9 + 6 x 3 = 27 events per iteration.
+- A rollback that waits for the old group's health loops the same way (WaitForOldGroupHealth
+  + Rollback + AfterRollback), after the bake at worst, so the three loops add up.
 - Everything outside the loops runs at most once: every such state (both branches of each
   choice included) with all its retries, plus ExecutionStarted and the execution's end,
   stays under 400 events.
@@ -41,10 +43,13 @@ class HistoryBudget:
 
     health_checks: int
     bake_checks: int
+    #: A rollback's polls of the old group's health (Rollback + WaitForOldGroupHealth).
+    rollback_checks: int = 0
 
     @property
     def events(self) -> int:
-        return FIXED_EVENTS + POLL_ITERATION_EVENTS * (self.health_checks + self.bake_checks)
+        loops = self.health_checks + self.bake_checks + self.rollback_checks
+        return FIXED_EVENTS + POLL_ITERATION_EVENTS * loops
 
 
 def history_budget(options: MigrationOptions) -> HistoryBudget:
@@ -52,12 +57,14 @@ def history_budget(options: MigrationOptions) -> HistoryBudget:
 
     Each iteration waits pollSeconds first, and the gates end a phase once its time is up
     (steps/health.py): the health loop stops failing after ceil(healthTimeout / poll) + 1
-    checks at most, the bake loop passes after ceil(bake / poll) + 1 checks at most.
+    checks at most, the bake loop passes after ceil(bake / poll) + 1 checks at most, and a
+    rollback's health loop ends after ceil(rollbackHealthTimeout / poll) + 1 passes at most.
     """
     poll = options.poll_seconds
     return HistoryBudget(
         health_checks=ceil(options.health_timeout_seconds / poll) + 1,
         bake_checks=ceil(options.bake_seconds / poll) + 1,
+        rollback_checks=ceil(options.rollback_health_timeout_seconds / poll) + 1,
     )
 
 
@@ -68,8 +75,9 @@ def check_history_budget(options: MigrationOptions) -> HistoryBudget:
         return budget
     raise InvalidInputError(
         f"These timings could take up to {budget.events:,} Step Functions history events in "
-        f"one execution ({budget.health_checks:,} health checks and {budget.bake_checks:,} "
-        f"bake checks every {options.poll_seconds} s); the limit is "
+        f"one execution ({budget.health_checks:,} health checks, {budget.bake_checks:,} bake "
+        f"checks and {budget.rollback_checks:,} rollback health checks every "
+        f"{options.poll_seconds} s); the limit is "
         f"{MAX_HISTORY_EVENTS:,}, and an execution that reaches it fails without rolling "
         "back.",
         _remedy(options),
@@ -92,7 +100,10 @@ def _remedy(options: MigrationOptions) -> str:
             low = middle + 1
     poll = f"Raise pollSeconds (--poll-seconds) to at least {low}"
     if not _fits(options, bake_seconds=0):
-        return f"{poll}, or lower healthTimeoutSeconds (--health-timeout-seconds)."
+        return (
+            f"{poll}, or lower healthTimeoutSeconds (--health-timeout-seconds) or "
+            "rollbackHealthTimeoutSeconds."
+        )
     low, high = 0, options.bake_seconds
     while low < high:
         middle = (low + high + 1) // 2

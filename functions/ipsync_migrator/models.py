@@ -293,6 +293,10 @@ class MigrationOptions(Model):
     health_timeout_seconds: int = Field(default=600, ge=0)
     bake_seconds: int = Field(default=900, ge=0)
     drain_seconds: int = Field(default=3600, ge=0)
+    #: How long a rollback waits for the refilled old group's targets to be healthy before
+    #: it moves production back; past it, production stays on the new group (and says so).
+    #: At most 780 s: a replayed rollback waits inside one invocation (timeout 900 s).
+    rollback_health_timeout_seconds: int = Field(default=600, ge=0, le=780)
     finalize_after_seconds: int | None = Field(default=None, ge=0)
     alarm_names: list[str] = Field(default_factory=list)
     delete_target_group: bool = False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
@@ -123,17 +125,39 @@ class Service:
             return [load(self.journal, migration_id)]
         return sorted(self.journal.all(), key=lambda r: r.migration_id)
 
-    def rollback(self, migration_id: str) -> dict[str, Any]:
-        """Stop any running execution of the migration, then roll it back."""
+    def rollback(
+        self,
+        migration_id: str,
+        force: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
+        on_pending: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Stop any running execution of the migration, then roll it back until it ends.
+
+        The rollback function takes the migration over on the first call; while the old group
+        proves healthy it answers `pending` with its owner, and is called again as that owner.
+        """
         load(self.journal, migration_id)
         for execution in self.executions.named_like(migration_id):
             if execution["status"] == "RUNNING":
                 self.executions.stop(execution["executionArn"], "rollback requested")
-        return invoke(
-            self.clients,
-            self.outputs.rollback_function,
-            {"migrationId": migration_id, "reason": "rollback requested from the CLI"},
-        )
+        request = {
+            "migrationId": migration_id,
+            "reason": "rollback requested from the CLI",
+            "force": force,
+        }
+        result = invoke(self.clients, self.outputs.rollback_function, request)
+        while result.get("pending"):
+            if on_pending is not None:
+                on_pending(result)
+            record = load(self.journal, migration_id)
+            sleep(MigrationOptions.model_validate(record.options).poll_seconds)
+            result = invoke(
+                self.clients,
+                self.outputs.rollback_function,
+                {**request, "owner": result["owner"]},
+            )
+        return result
 
     def finalize(
         self,
@@ -192,19 +216,23 @@ class Service:
         return found
 
     def replay_outcomes(self, name: str) -> dict[str, str]:
-        """What the replay did to each migration it reached (from the journal)."""
+        """What the replay did to each migration it reached: its most significant outcome."""
         outcomes: dict[str, str] = {}
-        for record in self.journal.all():
-            seen = {
-                e.status
-                for e in self.journal.entries(record.migration_id)
-                if e.step == ROLLBACK_BY_REPLAY and e.detail == name
-            }
-            for outcome in OUTCOME_ORDER:
-                if outcome in seen:
-                    outcomes[record.migration_id] = outcome
-                    break
+        for migration_id, deliveries in self.replay_deliveries(name).items():
+            ranked = sorted(deliveries, key=lambda o: OUTCOME_ORDER.index(o))
+            outcomes[migration_id] = ranked[0]
         return outcomes
+
+    def replay_deliveries(self, name: str) -> dict[str, dict[str, int]]:
+        """Each delivery of the replay, counted by outcome, per migration (from the journal)."""
+        deliveries: dict[str, dict[str, int]] = {}
+        for record in self.journal.all():
+            for entry in self.journal.entries(record.migration_id):
+                if entry.step == ROLLBACK_BY_REPLAY and entry.detail == name:
+                    counts = deliveries.setdefault(record.migration_id, {})
+                    status = entry.status if entry.status in OUTCOME_ORDER else "ignored"
+                    counts[status] = counts.get(status, 0) + 1
+        return deliveries
 
     def approve(self, migration_id: str, approver: str) -> str:
         approval = pending_approval(load(self.journal, migration_id))

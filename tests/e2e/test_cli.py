@@ -37,7 +37,7 @@ def test_migrate_status_report_and_replay_rollback(runtime: LocalRuntime) -> Non
     assert report.exit_code == 0, report.output
     assert "43,200 per month" in report.stdout
 
-    replay = runner.invoke(app, [*base, "replay-rollback", "--since", "10m", "--wait"])
+    replay = runner.invoke(app, [*base, "replay-rollback", "--since", "10m", "--wait", "--yes"])
     assert replay.exit_code == 0, replay.output
     assert f"{shop.id}: rolled_back" in replay.stdout
 

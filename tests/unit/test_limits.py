@@ -22,7 +22,8 @@ ITERATIONS = (MAX_HISTORY_EVENTS - FIXED_EVENTS) // POLL_ITERATION_EVENTS
 
 
 def options(**timings: int) -> MigrationOptions:
-    return MigrationOptions().model_copy(update=timings)
+    """The defaults with these timings; no rollback health wait (one pass) unless given."""
+    return MigrationOptions().model_copy(update={"rollback_health_timeout_seconds": 0, **timings})
 
 
 def refusal(chosen: MigrationOptions) -> InvalidInputError:
@@ -34,22 +35,36 @@ def refusal(chosen: MigrationOptions) -> InvalidInputError:
 def test_production_defaults_fit_with_room_to_spare() -> None:
     # Given the defaults (15 s polls, 600 s health timeout, 900 s bake)
     budget = check_history_budget(MigrationOptions())
-    # Then 41 health and 61 bake checks at most, a small part of the limit
-    assert (budget.health_checks, budget.bake_checks) == (41, 61)
+    # Then 41 health, 61 bake and 41 rollback checks at most, a small part of the limit
+    assert (budget.health_checks, budget.bake_checks, budget.rollback_checks) == (41, 61, 41)
     assert budget.events < MAX_HISTORY_EVENTS // 5
 
 
 def test_every_check_of_both_loops_is_counted() -> None:
     # Given 1-second polls, a 10 s health timeout and a 20 s bake
     budget = history_budget(options(poll_seconds=1, health_timeout_seconds=10, bake_seconds=20))
-    # Then each loop may run one check more than its seconds (the last one ends it)
-    assert (budget.health_checks, budget.bake_checks) == (11, 21)
-    assert budget.events == FIXED_EVENTS + POLL_ITERATION_EVENTS * 32
+    # Then each loop may run one check more than its seconds (the last one ends it), and the
+    # rollback's single pass counts as one
+    assert (budget.health_checks, budget.bake_checks, budget.rollback_checks) == (11, 21, 1)
+    assert budget.events == FIXED_EVENTS + POLL_ITERATION_EVENTS * 33
+
+
+def test_a_rollback_waiting_for_the_old_group_is_counted_too() -> None:
+    # Given a rollback that may wait 30 s for the old group, polled every second
+    budget = history_budget(options(poll_seconds=1, rollback_health_timeout_seconds=30))
+    # Then its 31 passes count like the other loops' checks
+    assert budget.rollback_checks == 31
+    # and a wait that would outgrow the limit is refused up front, naming the option
+    error = refusal(
+        options(poll_seconds=1, bake_seconds=ITERATIONS - 300, rollback_health_timeout_seconds=780)
+    )
+    assert "rollback health checks" in error.message
 
 
 def test_a_bake_polled_every_second_is_accepted_just_under_and_refused_just_over() -> None:
-    # Given 1-second polls and no health wait: 1 health check, bake + 1 bake checks
-    longest = ITERATIONS - 2
+    # Given 1-second polls and no health wait: 1 health check, bake + 1 bake checks, and a
+    # rollback pass
+    longest = ITERATIONS - 3
     assert longest >= 900  # a 15-minute bake polled every second fits
     just_under = options(poll_seconds=1, health_timeout_seconds=0, bake_seconds=longest)
     just_over = options(poll_seconds=1, health_timeout_seconds=0, bake_seconds=longest + 1)
@@ -61,7 +76,7 @@ def test_a_bake_polled_every_second_is_accepted_just_under_and_refused_just_over
 
 def test_the_boundary_holds_at_production_polls_too() -> None:
     # Given 15-second polls and the default health timeout (41 health checks)
-    bake_checks = ITERATIONS - 41
+    bake_checks = ITERATIONS - 41 - 1
     longest = (bake_checks - 1) * 15
     # Then the longest bake that fits is accepted, and one more second (a check more) refused
     check_history_budget(options(bake_seconds=longest))

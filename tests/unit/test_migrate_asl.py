@@ -59,6 +59,8 @@ EXECUTION_EVENTS = 2  # ExecutionStarted and the execution's end
 LOOPS = {
     "health": ("WaitForHealth", "CheckHealth", "HealthGate"),
     "bake": ("WaitForBake", "VerifyBake", "BakeGate"),
+    # A rollback waiting for the old group's health (its first pass counts as one check)
+    "rollback": ("WaitForOldGroupHealth", "Rollback", "AfterRollback"),
 }
 
 
@@ -300,8 +302,10 @@ def test_cutover_approval_timeout_rolls_back_and_fails_as_approval_timed_out(
     # and after the rollback the execution fails as ApprovalTimedOut, any other error as before
     after = states[states["Rollback"]["Next"]]
     # (a run that no longer holds the migration ends Superseded first: issue 10's fencing)
-    superseded, choice = after["Choices"]
+    superseded, pending, incomplete, choice = after["Choices"]
     assert states[superseded["Next"]]["Error"] == "MigrationSuperseded"
+    assert states[pending["Next"]]["Next"] == "Rollback"
+    assert states[incomplete["Next"]]["Error"] == "RollbackIncomplete"
     assert choice == {
         "Variable": "$.error.Error",
         "StringEquals": "ApprovalTimedOut",

@@ -17,6 +17,19 @@ def is_execution_arn(owner: str) -> bool:
     return bool(EXECUTION_ARN.match(owner))
 
 
+def execution_status(clients: ClientFactory, execution_arn: str) -> str | None:
+    """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED...; None when it does not exist."""
+    try:
+        with aws_call("states:DescribeExecution"):
+            return str(
+                clients.client("stepfunctions").describe_execution(executionArn=execution_arn)[
+                    "status"
+                ]
+            )
+    except NotFoundError:
+        return None
+
+
 def stop_execution(clients: ClientFactory, execution_arn: str, cause: str) -> bool:
     """Stop a running execution; False when it had already ended or does not exist.
 

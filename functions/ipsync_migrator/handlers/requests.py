@@ -43,8 +43,11 @@ class RollbackRequest(Model):
     migration_id: str = Field(pattern=MIGRATION_ID)
     reason: str = ""
     #: The state machine's Rollback undoes only while its own run holds the migration; absent
-    #: (the CLI), the rollback takes the migration over and stops the execution first.
+    #: (the CLI), the rollback takes the migration over and stops the execution first. A
+    #: caller polling a pending rollback sends the owner the first call returned.
     owner: Owner | None = None
+    #: Restore listeners even where someone changed them since cutover (a person's choice).
+    force: bool = False
 
 
 class ApprovalRequest(Model):

@@ -21,4 +21,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request.migration_id,
         request.reason,
         request.owner,
+        request.force,
     )

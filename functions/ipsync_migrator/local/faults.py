@@ -30,6 +30,7 @@ _DICT_KEYS = {
     "times": "times",
     "targetHealth": "target_health",
     "target_health": "target_health",
+    "after": "after",
 }
 
 
@@ -49,6 +50,7 @@ class FaultRule:
     match: dict[str, str] = field(default_factory=dict)
     times: int | None = 1
     target_health: str | None = None
+    after: int = 0
 
     def __post_init__(self) -> None:
         if (self.error_code is None) == (self.target_health is None):
@@ -60,6 +62,8 @@ class FaultRule:
                 raise ValueError(f"target_health must be one of {sorted(TARGET_STATES)}")
         if self.times is not None and self.times < 1:
             raise ValueError("times must be a positive number, or None for forever")
+        if self.after < 0:
+            raise ValueError("after must be 0 or more matching calls")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FaultRule:
@@ -117,11 +121,11 @@ class FaultBook:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: list[list[Any]] = []  # [rule, remaining or None]
+        self._entries: list[list[Any]] = []  # [rule, remaining or None, calls to let pass]
 
     def add(self, rules: Iterable[FaultRule]) -> None:
         with self._lock:
-            self._entries.extend([rule, rule.times] for rule in rules)
+            self._entries.extend([rule, rule.times, rule.after] for rule in rules)
 
     def clear(self) -> None:
         with self._lock:
@@ -133,8 +137,11 @@ class FaultBook:
         """Return the first rule matching this call and use up one of its ``times``."""
         with self._lock:
             for entry in self._entries:
-                rule, remaining = entry
+                rule, remaining, unharmed = entry
                 if rule.matches(service, operation, params):
+                    if unharmed > 0:
+                        entry[2] = unharmed - 1
+                        return None
                     if remaining is not None:
                         entry[1] = remaining - 1
                         if entry[1] <= 0:

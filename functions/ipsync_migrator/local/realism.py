@@ -56,6 +56,19 @@ class Rejected(ServiceException):
     """A request AWS would refuse; moto serializes it like its own ELBv2 errors."""
 
 
+class CallHold:
+    """One held call: `reached` is set when it arrives, and it goes on once `released`."""
+
+    timeout = 60.0
+
+    def __init__(self, service: str, operation: str) -> None:
+        self.service, self.operation = service, operation
+        self.reached, self.released = threading.Event(), threading.Event()
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class Realism:
     """Installs the patches; holds fault rules, health progress and the call counts."""
 
@@ -67,6 +80,7 @@ class Realism:
         self._faults = FaultBook()
         self._health = HealthModel(initial_health_checks)
         self._saved: list[tuple[type, str, Any]] = []
+        self._holds: list[CallHold] = []
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -125,6 +139,21 @@ class Realism:
 
     def clear_faults(self) -> None:
         self._faults.clear()
+
+    def hold(self, service: str, operation: str) -> CallHold:
+        """Hold the next such call before it reaches moto, until released: an invocation
+        already in flight, for races (tests). Waits at most ``CallHold.timeout`` seconds."""
+        hold = CallHold(service, operation)
+        self._holds.append(hold)
+        return hold
+
+    def _hold_if_asked(self, service: str, operation: str) -> None:
+        for hold in list(self._holds):
+            if hold.service.lower() == service.lower() and hold.operation == operation:
+                self._holds.remove(hold)
+                hold.reached.set()
+                hold.released.wait(hold.timeout)
+                return
 
     def reset(self) -> None:
         """Forget health progress, fault rules and call counts (reuse between tests)."""
@@ -203,6 +232,7 @@ def _patch_call_action(original: Callable[..., Any]) -> Callable[..., Any]:
             return original(self)
         service = _service_name(self)
         realism._record(service, operation)
+        realism._hold_if_asked(service, operation)
         rule = realism._faults.take(service, operation, lambda: _request_params(self))
         if rule is None:
             return original(self)

@@ -2,7 +2,9 @@
 
 ModifyListener replaces the whole action list and has no ETag, so each listener is re-read
 first and changed only if it still equals the plan's "before". The exact previous actions
-are journaled before any write, and every write is read back.
+(and those about to be set) are journaled before any write, and every write is read back.
+Listeners on the legacy group that are not in the plan are found again right before the
+writes: moved too when they qualify, otherwise the step stops before any write.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from ipsync_migrator.events import DetailType
 from ipsync_migrator.journal import MigrationRecord, MigrationState, utc_now
 from ipsync_migrator.models import MigrationOptions, Strategy
 from ipsync_migrator.planning import NEW_TARGET_GROUP_ARN, Step, replace_target_group
-from ipsync_migrator.steps.context import StepContext
+from ipsync_migrator.steps.context import StepContext, deployment_of
 from ipsync_migrator.steps.create_target_group import require_new_target_group
+from ipsync_migrator.steps.listeners import describe, legacy_group_users
 
 
 def canonical_actions(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -54,7 +57,7 @@ def planned_listener_changes(
 
 
 def cutover(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str, Any]:
-    """Point every planned listener at the new group, or stop before any write if one drifted."""
+    """Point every listener on the legacy group at the new one, or stop before any write."""
     record = ctx.hold(migration_id, owner, {MigrationState.IN_PROGRESS, MigrationState.CUT_OVER})
     group_arn = require_new_target_group(record.new_target_group_arn, migration_id)
     options = MigrationOptions.model_validate(record.options)
@@ -65,6 +68,10 @@ def cutover(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str,
             "swap-and-watch strategy explicitly).",
         )
     targets = planned_listener_changes(record, group_arn)
+    for arn, set_before in record.listener_actions_set.items():
+        if arn not in targets:  # found by an earlier run of this step: moved, or about to be
+            targets[arn] = (record.saved_listener_actions.get(arn, []), set_before)
+    targets.update(_unplanned_listeners(ctx, record, group_arn, set(targets)))
     current = {arn: ctx.elb.listener(arn) for arn in targets}
     pending: dict[str, list[dict[str, Any]]] = {}
     for arn, (before, after) in targets.items():
@@ -83,9 +90,12 @@ def cutover(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str,
             )
         pending[arn] = actions
 
-    # Journal the exact previous actions before the first write (a crash then still restores).
+    # Journal the exact previous actions, and what will be set, before the first write: a
+    # crash then still restores, and a rollback knows what this migration put there.
     for arn, actions in pending.items():
         record.saved_listener_actions.setdefault(arn, actions)
+    for arn, (_, after) in targets.items():
+        record.listener_actions_set[arn] = after
     record = ctx.begin(record, Step.CUTOVER)
     for arn in pending:
         after = targets[arn][1]
@@ -108,3 +118,41 @@ def cutover(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str,
         detail_type=DetailType.CUT_OVER,
     )
     return {"listeners": sorted(targets), "changed": sorted(pending)}
+
+
+def _unplanned_listeners(
+    ctx: StepContext, record: MigrationRecord, group_arn: str, known: set[str]
+) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Listeners that forward to the legacy group but are not in the plan: moved too, if they can.
+
+    One qualifies when it is a TCP listener of the deployment's NLB that forwards to the legacy
+    group alone (plain, or a one-group ForwardConfig): then its after is its before with the new
+    group. Any other is an error before any write, since cutting over without it would strand
+    it on a group whose sync is about to be retired.
+    """
+    deployment = deployment_of(record)
+    legacy = deployment.target_group_arn
+    nlbs = {nlb.arn for nlb in deployment.network_load_balancers}
+    found = {}
+    for arn, listener in legacy_group_users(ctx, record).items():
+        if arn in known:
+            continue
+        actions = listener.get("DefaultActions", [])
+        reasons = []
+        if listener.get("LoadBalancerArn") not in nlbs:
+            reasons.append("it belongs to another load balancer than the migrated NLB")
+        if listener.get("Protocol") != "TCP":
+            # Only TCP listeners can forward to an alb target group (DOMAIN.md section 2).
+            reasons.append(f"its protocol is {listener.get('Protocol')}, not TCP")
+        forwards = [a for a in canonical_actions(actions) if a.get("Type") == "forward"]
+        if any(group != legacy for a in forwards for group, _ in a["TargetGroups"]):
+            reasons.append("it splits traffic between the legacy group and others")
+        if reasons:
+            raise ListenerChangedError(
+                f"Listener {describe(listener)} forwards to the legacy group {legacy} but is "
+                f"not in the plan, and it cannot be moved: {'; '.join(reasons)}. Nothing was "
+                "changed.",
+                "Point that listener elsewhere (or remove it), or roll back, then re-plan.",
+            )
+        found[arn] = (actions, replace_target_group(actions, legacy, group_arn))
+    return found

@@ -15,6 +15,7 @@ from ipsync_migrator.journal import MigrationRecord, MigrationState, utc_now
 from ipsync_migrator.models import MigrationOptions
 from ipsync_migrator.steps.context import BAKE_PASSED, StepContext, deployment_of
 from ipsync_migrator.steps.create_target_group import require_new_target_group
+from ipsync_migrator.steps.listeners import describe, listeners_forwarding_to, load_balancers_using
 
 PASSED, PENDING, FAILED = "passed", "pending", "failed"
 
@@ -98,10 +99,18 @@ def bake_problems(
     health = target_state(ctx, group_arn, alb_arn)
     if health["state"] not in ("healthy",):
         problems.append(f"new group's ALB target is {health['state']} ({health['reason']})")
-    for listener_arn in record.saved_listener_actions:
+    for listener_arn in record.listener_actions_set or record.saved_listener_actions:
         listener = ctx.elb.listener(listener_arn)
         if listener is None or not forwards_to(listener.get("DefaultActions", []), group_arn):
             problems.append(f"listener {listener_arn} no longer forwards to the new group")
+    legacy = deployment_of(record).target_group_arn
+    users = listeners_forwarding_to(ctx, legacy, load_balancers_using(ctx, record, legacy))
+    for listener in users.values():
+        # Added since cutover: retiring the sync would strand it, so the migration rolls back.
+        problems.append(
+            f"listener {describe(listener)} forwards to the legacy group, whose sync is to be "
+            "retired"
+        )
     alarming = alarms_in_alarm(ctx.clients, options.alarm_names)
     if alarming:
         problems.append(f"alarms in ALARM: {', '.join(alarming)}")

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ipsync_migrator.aws.executions import execution_status, is_execution_arn
 from ipsync_migrator.discovery import discover
-from ipsync_migrator.errors import ConcurrentMigrationError, InvalidInputError, NotFoundError
+from ipsync_migrator.errors import (
+    ConcurrentMigrationError,
+    InvalidInputError,
+    NotFoundError,
+    StepPreconditionError,
+)
 from ipsync_migrator.events import DetailType
 from ipsync_migrator.journal import ACTIVE_STATES, MigrationRecord, MigrationState
 from ipsync_migrator.limits import check_history_budget
@@ -44,13 +50,28 @@ def preflight(
         if record.owner == owner:
             # Resume (a retried Preflight of the same run): the plan stands.
             return _result(record, resumed=True)
-        if record.state in ACTIVE_STATES:
+        if record.state == MigrationState.ROLLBACK_INCOMPLETE:
+            raise StepPreconditionError(
+                f"Migration '{migration_id}' has an incomplete rollback: "
+                f"{record.last_error or 'see the journal'}. Nothing was changed.",
+                "Fix what it names, run `ipsync-migrator rollback ID` again until it ends "
+                "rolled_back, then start the migration again.",
+            )
+        if record.state in ACTIVE_STATES and not _abandoned_after_preflight(ctx, record):
             raise ConcurrentMigrationError(
                 f"Migration '{migration_id}' is already being driven by '{record.owner}'.",
-                "Follow it with `ipsync-migrator status`; start again only after it ends.",
+                "Follow it with `ipsync-migrator status ID`; start again only after it ends. "
+                "If that run is no longer running, take the migration over with "
+                "`ipsync-migrator rollback ID` (it undoes whatever the run did), then start "
+                "again.",
             )
-        # Ended (retired or finalized) under another run: reported, nothing is changed.
-        return {**_result(record, resumed=False), "verdict": ALREADY_MIGRATED, "by": record.owner}
+        if record.state not in ACTIVE_STATES:
+            # Ended (retired or finalized) under another run: reported, nothing is changed.
+            return {
+                **_result(record, resumed=False),
+                "verdict": ALREADY_MIGRATED,
+                "by": record.owner,
+            }
 
     report = discover(ctx.clients, target_group_arn=target_group_arn)
     deployment = next((d for d in report.deployments if d.id == migration_id), None)
@@ -96,6 +117,16 @@ def preflight(
         detail_type=DetailType.STARTED,
     )
     return _result(saved, resumed=False)
+
+
+def _abandoned_after_preflight(ctx: StepContext, record: MigrationRecord) -> bool:
+    """The holder's execution verifiably ended right after its Preflight, having changed
+    nothing in AWS: a new run may take the migration over (the epoch grows)."""
+    if record.current_step != Step.PREFLIGHT or record.in_flight is not None:
+        return False  # a later step began: only a rollback knows what to undo
+    if not is_execution_arn(record.owner):
+        return False
+    return execution_status(ctx.hub, record.owner) not in ("RUNNING", "PENDING_REDRIVE")
 
 
 def _result(record: MigrationRecord, resumed: bool) -> dict[str, Any]:

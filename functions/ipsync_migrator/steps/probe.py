@@ -87,6 +87,9 @@ def _attach_weighted_canary(
             )
         record.saved_listener_actions.setdefault(arn, current)
         canary[arn] = weighted_forward(before, deployment_of(record).target_group_arn, group_arn)
+    # The intended canary is journaled before the first write: a run that crashes after a
+    # ModifyListener finds 90/10 weights it knows, and resumes (or a rollback undoes them).
+    record.canary_listener_actions = canary
     record = ctx.save(record)
     try:
         for arn, actions in canary.items():
@@ -99,9 +102,9 @@ def _attach_weighted_canary(
             f"{exc.message}); fell back to the probe strategy"
         )
         record.saved_listener_actions = {}
+        record.canary_listener_actions = {}
         ctx.save(record)
         return None
-    record.canary_listener_actions = canary
     record.timestamps.setdefault("probeAttached", record.updated_at)
     after = {"canaryPercent": CANARY_PERCENT, "listeners": sorted(canary)}
     ctx.complete(record, Step.ATTACH_PROBE, before=record.saved_listener_actions, after=after)
@@ -139,19 +142,49 @@ def release_probe(ctx: StepContext, migration_id: str, owner: str | None) -> dic
 
 
 def remove_probes(ctx: StepContext, record: MigrationRecord) -> list[str]:
-    """Delete the probe listeners: those journaled, and any found forwarding to our group."""
+    """Delete the probe listeners: those journaled, and any of ours found forwarding to our
+    new group or (a rollback's return probe) to the legacy group."""
     arns = {p["listenerArn"] for p in record.probe_listeners}
-    group_arn, migration_id = record.new_target_group_arn, record.migration_id
-    if group_arn:
-        for nlb in deployment_of(record).network_load_balancers:
-            arns |= {
-                li["ListenerArn"]
-                for li in ctx.elb.listeners(nlb.arn)
-                if _is_probe(ctx, li, group_arn, migration_id)
-            }
+    groups = [g for g in (record.new_target_group_arn, deployment_of(record).target_group_arn) if g]
+    for nlb in deployment_of(record).network_load_balancers:
+        arns |= {
+            li["ListenerArn"]
+            for li in ctx.elb.listeners(nlb.arn)
+            if any(_is_probe(ctx, li, group, record.migration_id) for group in groups)
+        }
     for arn in sorted(arns):
         ctx.elb.delete_listener(arn)
     return sorted(arns)
+
+
+def attach_return_probe(ctx: StepContext, record: MigrationRecord) -> dict[str, Any]:
+    """A probe listener on the legacy group, so a rollback sees its targets health-checked.
+
+    A target group no listener uses reports its targets `unused` (Target.NotInUse), never
+    healthy (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/target-group-health-checks.html),
+    so after cutover the old group cannot prove health until something forwards to it.
+    """
+    legacy = deployment_of(record).target_group_arn
+    nlb_arn = deployment_of(record).network_load_balancers[0].arn
+    listeners = ctx.elb.listeners(nlb_arn)
+    probe = next((li for li in listeners if _is_probe(ctx, li, legacy, record.migration_id)), None)
+    if probe is None:
+        probe = ctx.elb.create_listener(
+            LoadBalancerArn=nlb_arn,
+            Protocol="TCP",
+            Port=_free_port(ctx.probe_port_range, {li["Port"] for li in listeners}),
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": legacy}],
+            Tags=[
+                {"Key": TAG_MANAGED_BY, "Value": MANAGED_BY_VALUE},
+                {"Key": TAG_MIGRATION_ID, "Value": record.migration_id},
+            ],
+        )
+    return {
+        "listenerArn": probe["ListenerArn"],
+        "port": probe["Port"],
+        "nlbArn": nlb_arn,
+        "targetGroupArn": legacy,
+    }
 
 
 def _is_probe(

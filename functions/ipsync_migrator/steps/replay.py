@@ -11,7 +11,7 @@ from typing import Any
 from ipsync_migrator.events import replay_applies_to
 from ipsync_migrator.journal import MigrationRecord, MigrationState, StepEntry
 from ipsync_migrator.steps.context import StepContext
-from ipsync_migrator.steps.rollback import ROLLBACK_HOLDER_PREFIX, rollback
+from ipsync_migrator.steps.rollback import ROLLBACK_HOLDER_PREFIX, rollback_until_settled
 
 ROLLBACK_BY_REPLAY = "rollback_by_replay"
 FINALIZED_ACTION = (
@@ -19,14 +19,24 @@ FINALIZED_ACTION = (
     "and point the listeners back at the old target group by hand."
 )
 #: What a replay did to a migration, from most to least significant.
-OUTCOME_ORDER = ("rolled_back", "finalized", "superseded", "already_rolled_back")
+OUTCOME_ORDER = (
+    "rollback_incomplete",
+    "rolled_back",
+    "finalized",
+    "superseded",
+    "already_rolled_back",
+    # Deliveries acted on nothing: not an event of the migration's runs, or of another one.
+    "ignored",
+)
+#: The outcomes that leave a migration rolled back.
+ROLLED_BACK_OUTCOMES = frozenset({"rolled_back", "already_rolled_back"})
 
 
 def rollback_replayed(
     ctx: StepContext, migration_id: str, event_owner: str, replay_name: str
 ) -> dict[str, Any]:
     """Roll back the migration a replayed event belongs to; report what was done and why."""
-    outcome = {"migrationId": migration_id, "replay": replay_name}
+    outcome: dict[str, Any] = {"migrationId": migration_id, "replay": replay_name}
     if not replay_applies_to(replay_name, migration_id):
         return {**outcome, "outcome": "not_targeted"}
     record = ctx.journal.get(migration_id)
@@ -44,10 +54,18 @@ def rollback_replayed(
     elif record.state == MigrationState.FINALIZED:
         result = {**outcome, "outcome": "finalized", "action": FINALIZED_ACTION}
     else:
-        done = rollback(ctx, migration_id, reason=f"rolled back by replay {replay_name}")
+        # One invocation polls the old group's health until the rollback ends (its timeout is
+        # below the function's; template.yaml).
+        done = rollback_until_settled(
+            ctx, migration_id, reason=f"rolled back by replay {replay_name}"
+        )
         # Deliveries run concurrently: only the one that recorded the rollback reports it.
-        first = not done.get("alreadyRolledBack")
-        result = {**outcome, "outcome": "rolled_back" if first else "already_rolled_back"}
+        if done.get("alreadyRolledBack"):
+            result = {**outcome, "outcome": "already_rolled_back"}
+        elif done.get("superseded"):
+            result = {**outcome, "outcome": "superseded", "by": done.get("by")}
+        else:
+            result = {**outcome, "outcome": done["state"], "leftovers": done.get("leftovers", [])}
     # Journaled so `ipsync-migrator replay-rollback` can report what this replay did.
     ctx.journal.append(
         StepEntry(

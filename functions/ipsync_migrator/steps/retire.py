@@ -14,14 +14,16 @@ from ipsync_migrator.discovery import forwards_to
 from ipsync_migrator.errors import (
     ConcurrentMigrationError,
     FingerprintMismatchError,
+    LegacyGroupInUseError,
     StepPreconditionError,
 )
 from ipsync_migrator.events import DetailType
 from ipsync_migrator.fingerprint import fingerprint
-from ipsync_migrator.journal import MigrationState
+from ipsync_migrator.journal import MigrationRecord, MigrationState
 from ipsync_migrator.models import Deployment, MigrationOptions
 from ipsync_migrator.planning import Step
 from ipsync_migrator.steps.context import BAKE_PASSED, StepContext, deployment_of
+from ipsync_migrator.steps.listeners import describe, legacy_group_users
 
 SNAPSHOT_KEYS = ("FunctionName", "FunctionArn", "Handler", "Runtime", "Role", "Description")
 
@@ -38,6 +40,7 @@ def retire_legacy(ctx: StepContext, migration_id: str, owner: str | None) -> dic
     deployment = deployment_of(record)
     if record.legacy_snapshot is None:
         record.legacy_snapshot = _snapshot(ctx, deployment)
+    refuse_while_legacy_group_used(ctx, record, "retire its sync")
     # The snapshot is journaled with the intent, before the first change.
     record = ctx.begin(record, Step.RETIRE_LEGACY)
     name = deployment.function.name
@@ -94,6 +97,7 @@ def finalize(
     options = MigrationOptions.model_validate(record.options)
     deployment = deployment_of(record)
     recheck_fingerprint(ctx, deployment)
+    refuse_while_legacy_group_used(ctx, record, "delete its sync")
     record = ctx.begin(record, Step.FINALIZE)
     snapshot = record.legacy_snapshot
     assert snapshot is not None  # checked above; begin() keeps it
@@ -125,6 +129,20 @@ def finalize(
         detail_type=DetailType.FINALIZED,
     )
     return {"deleted": deleted}
+
+
+def refuse_while_legacy_group_used(ctx: StepContext, record: MigrationRecord, what: str) -> None:
+    """No listener may be left on the legacy group once its sync stops: checked now, in AWS."""
+    users = legacy_group_users(ctx, record)
+    if users:
+        listed = ", ".join(describe(listener) for listener in users.values())
+        raise LegacyGroupInUseError(
+            f"Migration '{record.migration_id}': listener(s) {listed} still forward to the "
+            f"legacy group {deployment_of(record).target_group_arn}, so this step will not "
+            f"{what}. Nothing was changed.",
+            "Roll the migration back (`ipsync-migrator rollback ID`) so the sync keeps that "
+            "listener's group current, or point the listener at the new group, then retry.",
+        )
 
 
 def _snapshot(ctx: StepContext, deployment: Deployment) -> dict[str, Any]:

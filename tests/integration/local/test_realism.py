@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import ipaddress
 import json
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -649,6 +650,40 @@ def test_a_fault_without_times_lasts_until_cleared(realism: Realism, client: Cli
     client("ec2").describe_vpcs()
 
 
+def test_a_fault_after_n_calls_lets_them_through_then_fails(
+    realism: Realism, client: Clients
+) -> None:
+    # Given a rule that fails the third DescribeVpcs (a crash right after two calls)
+    realism.add_fault(FaultRule("ec2", "DescribeVpcs", "RequestLimitExceeded", after=2))
+    # Then two calls go through, the third fails, and the fourth goes through again
+    client("ec2").describe_vpcs()
+    client("ec2").describe_vpcs()
+    with pytest.raises(ClientError):
+        client("ec2").describe_vpcs()
+    client("ec2").describe_vpcs()
+
+
+def test_a_held_call_waits_until_released(realism: Realism, client: Clients) -> None:
+    # Given the next DescribeVpcs held (an invocation in flight, for a race)
+    held = realism.hold("ec2", "DescribeVpcs")
+    done = threading.Event()
+
+    def call() -> None:
+        client("ec2").describe_vpcs()
+        done.set()
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    # Then it reaches moto's door and waits there until released
+    assert held.reached.wait(10)
+    assert not done.wait(0.2)
+    held.release()
+    thread.join(10)
+    assert done.is_set()
+    # and only that one call is held
+    client("ec2").describe_vpcs()
+
+
 @pytest.mark.parametrize("wrapped", [True, False])
 def test_faults_load_from_json_with_camel_or_snake_keys(
     realism: Realism, client: Clients, tmp_path: Path, wrapped: bool
@@ -682,6 +717,7 @@ def test_faults_load_from_json_with_camel_or_snake_keys(
         {"service": "elbv2", "operation": "ModifyListener", "targetHealth": "healthy"},
         {"service": "ec2", "operation": "DescribeVpcs", "errorCode": "X", "time": 2},
         {"service": "ec2", "operation": "DescribeVpcs", "errorCode": "X", "times": 0},
+        {"service": "ec2", "operation": "DescribeVpcs", "errorCode": "X", "after": -1},
     ],
 )
 def test_invalid_fault_rules_are_refused(bad: dict[str, Any]) -> None:

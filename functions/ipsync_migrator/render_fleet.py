@@ -1,14 +1,19 @@
-"""Human-readable views (rich) of a fleet: the file before it starts, its status and report."""
+"""Human-readable views (rich) of a fleet: the file before it starts, its status and report.
+
+As in render.py: text from files, AWS and the journal is `plain` text, and the columns that
+hold names, ids, accounts and statuses are never wrapped or cut.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
+from ipsync_migrator.failures import from_execution, from_journal
 from ipsync_migrator.fleet import FleetSpec
+from ipsync_migrator.render import Column, SafeTable, failure_lines, plain
 
 STATUS_STYLE = {
     "SUCCEEDED": "bold green",
@@ -21,15 +26,16 @@ STATUS_STYLE = {
 
 def fleet_spec_view(spec: FleetSpec, path: str) -> Group:
     """What `migrate --fleet FILE` is about to start."""
-    table = Table(title=f"Fleet {path}", title_justify="left")
-    table.add_column("Account")
-    table.add_column("Regions")
-    table.add_column("Role", overflow="fold")
+    table = SafeTable(
+        f"Fleet {path}", [Column("Account", keep=True), Column("Regions"), Column("Role")]
+    )
     for target in spec.targets:
         role = target.role_arn or "hub credentials, or the member role (MemberRoleName)"
         external = " + external id" if target.external_id else ""
-        table.add_row(target.account_id, ", ".join(target.regions), role + external)
-    settings = Text(
+        table.add_row(
+            plain(target.account_id), plain(", ".join(target.regions)), plain(role + external)
+        )
+    settings = plain(
         f"{spec.max_concurrency} migration(s) at a time; up to "
         f"{spec.tolerated_failure_percentage:g}% may fail; strategy "
         f"{spec.options.strategy.value}. Only deployments discovered as migratable start."
@@ -41,16 +47,19 @@ def fleet_status_view(status: dict[str, Any]) -> Group:
     """`status --fleet`: the execution, then (when done) the report's tables."""
     style = STATUS_STYLE.get(status["status"], "")
     parts: list[Any] = [
-        Text.assemble(("Fleet ", "bold"), status["name"], ": ", (status["status"], style))
+        Text.assemble(
+            ("Fleet ", "bold"), plain(status["name"]), ": ", plain(status["status"], style)
+        )
     ]
-    if status.get("error"):
-        parts.append(Text(f"{status['error']}: {status.get('cause') or ''}", style="red"))
+    failure = from_execution(status.get("error"), status.get("cause"))
+    if failure is not None:
+        parts.extend(failure_lines(failure))
     report = status.get("report")
     if report is None:
         parts.append(_children_so_far(status["children"]))
         return Group(*parts)
-    parts.append(Text(report["summary"]))
-    parts.append(_children(report["children"]))
+    parts.append(plain(report["summary"]))
+    parts.extend(_children(report["children"]))
     if report["skipped"]:
         parts.append(_skipped(report["skipped"]))
     if report["errors"]:
@@ -58,61 +67,81 @@ def fleet_status_view(status: dict[str, Any]) -> Group:
     return Group(*parts)
 
 
-def _children_so_far(children: list[dict[str, Any]]) -> Table:
-    table = Table(title="Child migrations so far", title_justify="left")
-    table.add_column("Execution", overflow="fold")
-    table.add_column("Status")
+def _children_so_far(children: list[dict[str, Any]]) -> SafeTable:
+    table = SafeTable(
+        "Child migrations so far", [Column("Execution", keep=True), Column("Status", keep=True)]
+    )
     for child in children:
-        table.add_row(child["name"], Text(child["status"], STATUS_STYLE.get(child["status"], "")))
-    return table
-
-
-def _children(children: list[dict[str, Any]]) -> Table:
-    table = Table(title="Migrations", title_justify="left")
-    table.add_column("Migration", overflow="fold", max_width=30)
-    table.add_column("Account / region")
-    table.add_column("Status")
-    table.add_column("Error", overflow="fold")
-    for child in children:
-        error = f"{child['error']}: {child['cause']}" if child.get("error") else ""
         table.add_row(
-            child["migrationId"],
-            f"{child.get('accountId') or '-'} / {child.get('region') or '-'}",
-            Text(child["status"], STATUS_STYLE.get(child["status"], "")),
-            error,
+            plain(child["name"]), plain(child["status"], STATUS_STYLE.get(child["status"], ""))
         )
     return table
 
 
-def _skipped(skipped: list[dict[str, Any]]) -> Table:
-    table = Table(title="Not started (blocked or orphaned)", title_justify="left")
-    table.add_column("Deployment", overflow="fold", max_width=30)
-    table.add_column("Account / region")
-    table.add_column("Verdict")
-    table.add_column("Reasons and fixes", overflow="fold")
+def _children(children: list[dict[str, Any]]) -> list[Any]:
+    """The children's table, then each failed child's step, error, line and fix."""
+    table = SafeTable(
+        "Migrations",
+        [
+            Column("Migration", keep=True),
+            Column("Account / region", keep=True),
+            Column("Status", keep=True),
+            Column("Error"),
+        ],
+    )
+    failures: list[Text] = []
+    for child in children:
+        failure = (
+            from_execution(child.get("error"), child.get("cause")) if child.get("error") else None
+        )
+        if failure is not None and not failure.message:
+            failure = from_journal(child.get("cause")) or failure
+        table.add_row(
+            plain(child["migrationId"]),
+            plain(f"{child.get('accountId') or '-'} / {child.get('region') or '-'}"),
+            plain(child["status"], STATUS_STYLE.get(child["status"], "")),
+            plain(failure.error if failure else ""),
+        )
+        if failure is not None:
+            failures.extend(failure_lines(failure, child["migrationId"]))
+    return [table, *failures]
+
+
+def _skipped(skipped: list[dict[str, Any]]) -> Group:
+    table = SafeTable(
+        "Not started (blocked or orphaned)",
+        [
+            Column("Deployment", keep=True),
+            Column("Account / region", keep=True),
+            Column("Verdict", keep=True),
+        ],
+    )
+    reasons: list[Text] = []
     for item in skipped:
-        reasons = "\n".join(
-            f"{b['code']}: {b.get('message', '')} Fix: {b.get('remediation', '')}"
-            for b in item.get("blockers", [])
-        )
         table.add_row(
-            item["migrationId"],
-            f"{item.get('accountId', '-')} / {item.get('region', '-')}",
-            item.get("verdict", ""),
-            reasons,
+            plain(item["migrationId"]),
+            plain(f"{item.get('accountId', '-')} / {item.get('region', '-')}"),
+            plain(item.get("verdict", "")),
         )
-    return table
+        for blocker in item.get("blockers", []):
+            reasons.append(
+                plain(f"{item['migrationId']}: {blocker['code']}: {blocker.get('message', '')}")
+            )
+            if blocker.get("remediation"):
+                reasons.append(Text.assemble("  fix: ", plain(blocker["remediation"], "italic")))
+    return Group(table, *reasons)
 
 
-def _errors(errors: list[dict[str, Any]]) -> Table:
-    table = Table(title="Accounts and regions not reached", title_justify="left")
-    table.add_column("Account / region")
-    table.add_column("Error", overflow="fold")
-    table.add_column("Fix", overflow="fold")
+def _errors(errors: list[dict[str, Any]]) -> Group:
+    table = SafeTable(
+        "Accounts and regions not reached",
+        [Column("Account / region", keep=True), Column("Error", keep=True)],
+    )
+    lines: list[Text] = []
     for error in errors:
-        table.add_row(
-            f"{error['accountId']} / {error['region']}",
-            f"{error['error']}: {error['message']}",
-            error.get("remediation", ""),
-        )
-    return table
+        place = f"{error['accountId']} / {error['region']}"
+        table.add_row(plain(place), plain(error["error"]))
+        lines.append(plain(f"{place}: {error['error']}: {error['message']}"))
+        if error.get("remediation"):
+            lines.append(Text.assemble("  fix: ", plain(error["remediation"], "italic")))
+    return Group(table, *lines)

@@ -93,3 +93,46 @@ def test_the_execution_arn_and_failure_are_each_one_whole_line_at_60_columns() -
         "elasticloadbalancing:ModifyListener: injected fault\n"
     ) in output
     assert "fix: Grant the caller permission.\n" in output
+
+
+def test_a_fleet_status_prints_aws_messages_as_text_and_names_whole() -> None:
+    from ipsync_migrator.render_fleet import fleet_status_view
+
+    name = "shop-ip-tg-f28870e9-1a2b3c4d"
+    status = {
+        "name": "fleet-0123456789ab-20261202T010203Z",
+        "status": "FAILED",
+        "error": "States.Runtime",
+        "cause": "[/] broke",
+        "report": {
+            "summary": "1 migration(s): 0 succeeded, 1 failed",
+            "children": [
+                {
+                    "migrationId": name,
+                    "accountId": "123456789012",
+                    "region": "us-east-1",
+                    "status": "FAILED",
+                    "error": "MigrationRolledBack",
+                    "cause": '{"errorMessage": "denied [/] fix: Grant it.", "errorType": "X"}',
+                }
+            ],
+            "skipped": [],
+            "errors": [
+                {
+                    "accountId": "210987654321",
+                    "region": "eu-west-1",
+                    "error": "AccessDenied",
+                    "message": "[bold]no[/bold] role",
+                    "remediation": "Deploy member-role.yaml.",
+                }
+            ],
+        },
+    }
+
+    output = rendered(fleet_status_view(status), 60)
+
+    assert "Fleet fleet-0123456789ab-20261202T010203Z: FAILED" in output
+    assert "States.Runtime: [/] broke" in output
+    assert f"{name}: X: denied [/]\n  fix: Grant it." in output
+    assert "210987654321 / eu-west-1: AccessDenied: [bold]no[/bold] role" in output
+    assert any(name in line for line in output.splitlines() if line.startswith(("│", name)))

@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.markup import escape
 from rich.text import Text
+from typer.core import TyperGroup
 
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.config import DEFAULT_STACK_NAME, USER_AGENT, AwsTarget
@@ -58,7 +59,52 @@ from ipsync_migrator.steps.replay import FINALIZED_ACTION, ROLLED_BACK_OUTCOMES
 RESTARTABLE_STATES = {state.value for state in RESTARTABLE}
 FLEET_POLL_SECONDS = 2.0
 
+
+class _GlobalOptionsAnywhere(TyperGroup):
+    """Global options are accepted after the command too (`status --region eu-west-1`), as
+    the AWS CLI and kubectl accept theirs: they are moved in front of it before parsing."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args, set(self.commands)))
+
+
+#: The root's options, with a value and without one (main() below).
+GLOBAL_VALUE_OPTIONS = frozenset(
+    {"--region", "--profile", "--endpoint-url", "--role-arn", "--external-id"}
+)
+GLOBAL_FLAGS = frozenset({"--debug", "--no-debug"})
+
+
+def hoist_global_options(args: list[str], commands: set[str]) -> list[str]:
+    """`args` with the global options found after the command moved before it."""
+    position = 0
+    while position < len(args) and args[position] not in commands:
+        position += 2 if args[position] in GLOBAL_VALUE_OPTIONS else 1
+    if position >= len(args):
+        return list(args)
+    before, command, rest = list(args[:position]), args[position], args[position + 1 :]
+    hoisted: list[str] = []
+    kept: list[str] = []
+    index = 0
+    while index < len(rest):
+        token = rest[index]
+        if token == "--":
+            kept.extend(rest[index:])
+            break
+        if token in GLOBAL_VALUE_OPTIONS and index + 1 < len(rest):
+            hoisted += rest[index : index + 2]
+            index += 2
+            continue
+        if token in GLOBAL_FLAGS or token.split("=", 1)[0] in GLOBAL_VALUE_OPTIONS:
+            hoisted.append(token)
+        else:
+            kept.append(token)
+        index += 1
+    return [*before, *hoisted, command, *kept]
+
+
 app = typer.Typer(
+    cls=_GlobalOptionsAnywhere,
     name="ipsync-migrator",
     help="Move NLBs off the Lambda IP-sync workaround onto ALB-type target groups.\n\n"
     "Exit codes: 0 done; 1 a migration failed or rolled back (migrate --wait, status "

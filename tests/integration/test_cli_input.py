@@ -152,3 +152,37 @@ def test_the_cloudformation_patch_is_whole_valid_yaml_at_60_columns(
     assert result.exit_code == 0, result.output
     assert patch in result.stdout
     assert "arn:aws:" in patch and isinstance(yaml_parse(patch), dict)
+
+
+def test_global_options_work_after_the_command_too() -> None:
+    # the region given after the command is the one used (and refused, being no region)
+    result = runner.invoke(
+        app, ["status", "--region", "mars-1", "--endpoint-url", "http://127.0.0.1:9"]
+    )
+
+    assert result.exit_code == 2, result.output
+    assert_clear_error(result.output, result.stderr, "Unknown AWS region 'mars-1'")
+
+
+def test_global_options_are_moved_before_the_command_and_nothing_else() -> None:
+    from ipsync_migrator.cli import hoist_global_options
+
+    commands = {"plan", "status"}
+    assert hoist_global_options(["plan", "x", "--region", "eu-west-1", "-o", "json"], commands) == [
+        "--region",
+        "eu-west-1",
+        "plan",
+        "x",
+        "-o",
+        "json",
+    ]
+    assert hoist_global_options(
+        ["--profile", "p", "status", "--endpoint-url=http://h", "--debug"], commands
+    ) == [
+        "--profile",
+        "p",
+        "--endpoint-url=http://h",
+        "--debug",
+        "status",
+    ]
+    assert hoist_global_options(["plan", "--", "--region"], commands) == ["plan", "--", "--region"]

@@ -364,8 +364,8 @@ def migrate_command(
         out.print(plan_view(plan_migration(deployment)))
     if not migratable:
         _fail("Nothing to migrate: no chosen deployment is migratable.", "See `discover`.")
-    if not yes and not typer.confirm(f"Start {len(migratable)} migration(s)?", default=False):
-        raise typer.Exit(code=1)
+    if not yes:
+        _confirm(f"Start {len(migratable)} migration(s)?", "the plans above")
     started = [_run(partial(service.start, d, options)) for d in migratable]
     for item in started:
         note = f" ({item.note})" if item.note else ""
@@ -426,6 +426,18 @@ def _detached(started: list[Started], why: str) -> None:
         )
     )
     _say_how_to_follow(started, err)
+
+
+def _confirm(question: str, what: str) -> None:
+    """Ask on a terminal; without one (a pipe, CI) refuse with a fix instead of a silent 1."""
+    if not sys.stdin.isatty():
+        _fail(
+            f"There is no terminal to confirm on ({question}). Nothing was started.",
+            f"Check {what}, then pass --yes.",
+        )
+    if not typer.confirm(question, default=False):
+        err.print("Nothing was started.")
+        raise typer.Exit(code=MIGRATION_FAILED_EXIT)
 
 
 def _say_how_to_follow(started: list[Started], console: Any = None) -> None:
@@ -947,8 +959,8 @@ def _migrate_fleet(ctx: typer.Context, path: Path, yes: bool, wait: bool, stack_
     _run(lambda: check_history_budget(spec.options))  # each child's Preflight would refuse
     service = _run(lambda: Service.connect(ClientFactory(ctx.obj), stack_name))
     out.print(fleet_spec_view(spec, str(path)))
-    if not yes and not typer.confirm("Start this fleet?", default=False):
-        raise typer.Exit(code=1)
+    if not yes:
+        _confirm("Start this fleet?", "the fleet above")
     arn = _run(lambda: service.start_fleet(spec, digest))
     # One line each, however narrow the terminal: scripts read the ARN.
     out.print(f"fleet: {arn}", soft_wrap=True, highlight=False)

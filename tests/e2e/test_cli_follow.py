@@ -161,3 +161,14 @@ def test_ctrl_c_leaves_the_execution_running_and_says_how_to_re_attach(
     assert "bake" in stdout and "left" in stdout  # the phase and time left, line by line
     latest = service.latest_execution(shop.id)
     assert latest is not None and latest["status"] == "RUNNING"
+
+
+def test_without_a_terminal_to_confirm_on_migrate_says_pass_yes_and_starts_nothing(
+    runtime: LocalRuntime, service: Service, shop: Deployment
+) -> None:
+    result = runner.invoke(app, [*base(runtime), "migrate", shop.id, *FAST], input="")
+
+    assert result.exit_code == 2, result.output
+    assert "error: There is no terminal to confirm on" in result.stderr
+    assert "fix: Check the plans above, then pass --yes." in result.stderr
+    assert service.latest_execution(shop.id) is None

@@ -102,3 +102,13 @@ def test_a_function_error_is_a_sentence_and_a_fix_never_a_class_name() -> None:
     assert not ours.message.startswith("StepPreconditionError")
     assert crash.message.startswith("The function ipsync-Finalize failed (TypeError)")
     assert "/aws/lambda/ipsync-Finalize" in crash.remediation
+
+
+def test_an_error_of_ours_without_a_fix_is_its_message_not_a_crash() -> None:
+    # Given a function of a version whose errors carried no separator (or no remediation)
+    error = function_error(
+        "arn:aws:lambda:us-east-1:1:function:fn",
+        {"errorMessage": "Migration 'shop' is finalized.", "errorType": "StepPreconditionError"},
+    )
+
+    assert (error.message, error.remediation) == ("Migration 'shop' is finalized.", "")

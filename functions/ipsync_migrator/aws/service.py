@@ -180,12 +180,20 @@ def invoke(clients: ClientFactory, function: str, payload: dict[str, Any]) -> di
     return dict(body or {})
 
 
+def _error_names(cls: type[IpsyncError]) -> set[str]:
+    return {cls.__name__}.union(*(_error_names(sub) for sub in cls.__subclasses__()))
+
+
+#: Our own errors' names (errors.py): a function raising one of them did not break.
+_OUR_ERRORS = frozenset(_error_names(IpsyncError))
+
+
 def function_error(function: str, body: Any) -> IpsyncError:
     """A function's error payload as one sentence and a fix; its name is the error's code."""
     payload = body if isinstance(body, dict) else {"errorMessage": str(body)}
     name = str(payload.get("errorType") or "FunctionError")
     message, fix = split_fix(str(payload.get("errorMessage") or ""))
-    if not fix:  # not one of ours: the function itself broke (a timeout, an import, a bug)
+    if not fix and name not in _OUR_ERRORS:  # the function broke: a timeout, an import, a bug
         short = function.rsplit(":", 1)[-1]
         message = f"The function {short} failed ({name}): {message or 'no message'}"
         fix = f"Its log group /aws/lambda/{short} holds the details; report it if it persists."

@@ -103,13 +103,16 @@ def test_migrate_again_with_wait_re_attaches_and_finalize_twice_says_so(
     assert watched.exit_code == 0, watched.output
     assert "state: retired" in watched.stdout
 
-    # When it is finalized twice
-    first = runner.invoke(app, [*base(runtime), "finalize", shop.id])
+    # When it is finalized twice, the first time deleting the old IP group too
+    first = runner.invoke(app, [*base(runtime), "finalize", shop.id, "--delete-target-group"])
     second = runner.invoke(app, [*base(runtime), "finalize", shop.id])
 
-    # Then the second run says there is nothing left to do
+    # Then the old group is gone, and the second run says there is nothing left to do
     assert first.exit_code == 0, first.output
+    assert f"deleted target group {shop.target_group_arn}" in first.stdout
     assert f"{shop.id}: finalized" in first.stdout
+    groups = runtime.clients().client("elbv2").describe_target_groups()["TargetGroups"]
+    assert shop.target_group_arn not in {g["TargetGroupArn"] for g in groups}
     assert second.exit_code == 0, second.output
     assert f"{shop.id}: already finalized" in second.stdout
 

@@ -28,6 +28,7 @@ from ipsync_migrator.errors import InvalidInputError, IpsyncError, NotFoundError
 from ipsync_migrator.failures import from_journal, one_line
 from ipsync_migrator.fleet import load_fleet_spec
 from ipsync_migrator.handlers.requests import MIGRATION_ID
+from ipsync_migrator.journal import Journal
 from ipsync_migrator.limits import MAX_HISTORY_EVENTS, check_history_budget
 from ipsync_migrator.models import (
     DEFAULT_APPROVAL_TIMEOUT_SECONDS,
@@ -51,6 +52,7 @@ from ipsync_migrator.render import (
     status_dict,
     status_table,
 )
+from ipsync_migrator.render_explain import explain_view
 from ipsync_migrator.render_fleet import fleet_spec_view, fleet_status_view
 from ipsync_migrator.reporting import MigrationReport, build_report, markdown
 from ipsync_migrator.steps.preflight import RESTARTABLE
@@ -163,9 +165,32 @@ def main(
 
 
 @app.command("discover")
-def discover_command(ctx: typer.Context, output: OutputOption = Output.TABLE) -> None:
+def discover_command(
+    ctx: typer.Context,
+    output: OutputOption = Output.TABLE,
+    explain: Annotated[
+        str | None,
+        typer.Option(
+            "--explain", help="Show why one deployment (id, group ARN or function) is reported."
+        ),
+    ] = None,
+    stack_name: StackOption = DEFAULT_STACK_NAME,
+) -> None:
     """Find and classify every legacy IP-sync deployment (read-only)."""
-    report = _run(lambda: _discover(ClientFactory(ctx.obj), output))
+    report = _run(lambda: _discover(ClientFactory(ctx.obj), output, stack_name))
+    if explain is not None:
+        deployment = report.find(explain)
+        if deployment is None:
+            _fail(
+                f"No legacy IP-sync deployment matches '{explain}'.",
+                "Run `ipsync-migrator discover` to list ids, target groups and functions.",
+            )
+        assert deployment is not None
+        if output == Output.JSON:
+            _print_json(deployment.public_dict())
+        else:
+            out.print(explain_view(deployment))
+        return
     if output == Output.JSON:
         _print_json(report.public_dict())
     else:
@@ -179,12 +204,13 @@ def plan_command(
         str, typer.Argument(help="Deployment id, legacy target group ARN or function name.")
     ],
     output: OutputOption = Output.TABLE,
+    stack_name: StackOption = DEFAULT_STACK_NAME,
 ) -> None:
     """Show the exact changes a migration would make (writes nothing)."""
     _run(lambda: _checked_reference(reference))
 
     def build() -> Any:
-        report = _discover(ClientFactory(ctx.obj), output)
+        report = _discover(ClientFactory(ctx.obj), output, stack_name)
         return plan_migration(_find(report, reference))
 
     plan = _run(build)
@@ -642,6 +668,50 @@ def finalize_command(
     out.print(plain(f"{migration_id}: finalized"))
 
 
+@app.command("cleanup-orphan")
+def cleanup_orphan_command(
+    ctx: typer.Context,
+    deployment_id: Annotated[str, typer.Argument(help="The orphaned deployment's id.")],
+    delete: Annotated[
+        bool, typer.Option(help="Delete the retired function, its rules and permission.")
+    ] = False,
+    undo: Annotated[bool, typer.Option(help="Restore the retired function and rules.")] = False,
+    stack_name: StackOption = DEFAULT_STACK_NAME,
+) -> None:
+    """Retire an orphaned deployment (its target group is gone): snapshot, disable the
+    schedule, concurrency 0; later --delete it, or --undo. Journaled like a migration."""
+    from ipsync_migrator.steps.context import StepContext
+    from ipsync_migrator.steps.orphan import Silent, delete_orphan, retire_orphan, undo_orphan
+
+    if delete and undo:
+        _fail("Pass --delete or --undo, not both.", "--undo restores; --delete removes.")
+    clients = ClientFactory(ctx.obj)
+    service = _run(lambda: Service.connect(clients, stack_name))
+    steps = StepContext(clients, service.journal, Silent())
+    if delete:
+        result = _run(lambda: delete_orphan(steps, deployment_id))
+        for item in result.get("deleted", []):
+            out.print(plain(f"deleted {item}"))
+        out.print(
+            plain(f"{deployment_id}: {'already ' if result.get('alreadyFinalized') else ''}deleted")
+        )
+    elif undo:
+        _run(lambda: undo_orphan(steps, deployment_id))
+        out.print(plain(f"{deployment_id}: restored as it was before the cleanup"))
+    else:
+        report = _run(lambda: _discover(clients, Output.JSON))
+        deployment = _run(lambda: _find(report, deployment_id))
+        owner = f"cli:{getpass.getuser()}"
+        result = _run(lambda: retire_orphan(steps, deployment, owner))
+        state = f"already {result['already']}" if result.get("already") else "retired"
+        out.print(
+            plain(
+                f"{deployment_id}: {state} (`cleanup-orphan {deployment_id} --delete` deletes "
+                f"it, `--undo` restores it)"
+            )
+        )
+
+
 @app.command("approve")
 def approve_command(
     ctx: typer.Context,
@@ -838,11 +908,29 @@ def demo_command() -> None:
     _run(lambda: run_demo(out))
 
 
-def _discover(clients: ClientFactory, output: Output) -> DiscoveryReport:
+def _discover(
+    clients: ClientFactory, output: Output, stack_name: str | None = None
+) -> DiscoveryReport:
+    """Discovery; with `stack_name`, also the deployed stack's journal (migrated ones)."""
+    journal = _journal_of(clients, stack_name) if stack_name else None
     if output == Output.JSON or not err.is_terminal:
-        return discover(clients)
+        return discover(clients, journal=journal)
     with err.status("Scanning...") as status:
-        return discover(clients, progress=lambda message: status.update(f"{message}..."))
+        return discover(
+            clients, progress=lambda message: status.update(f"{message}..."), journal=journal
+        )
+
+
+def _journal_of(clients: ClientFactory, stack_name: str) -> Journal | None:
+    """The stack's journal, or None (with a note) when the stack is not deployed here."""
+    try:
+        return Service.connect(clients, stack_name).journal
+    except NotFoundError as exc:
+        err.print(
+            f"note: {exc.message} Migrations are recognised by their tags only.",
+            highlight=False,
+        )
+        return None
 
 
 def _run(action: Callable[[], T]) -> T:

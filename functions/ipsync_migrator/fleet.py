@@ -32,7 +32,7 @@ from ipsync_migrator.errors import (
     validation_problems,
 )
 from ipsync_migrator.events import DetailType, Publisher
-from ipsync_migrator.journal import utc_now
+from ipsync_migrator.journal import Journal, MigrationRecord, utc_now
 from ipsync_migrator.models import (
     Deployment,
     DiscoveryReport,
@@ -420,8 +420,12 @@ def discover_fleet(
     hub: ClientFactory,
     member_role_name: str,
     objects: FleetObjects,
+    journal: Journal | None = None,
 ) -> dict[str, Any]:
     """Discover every account x region of the fleet; write the Map's items and the rest.
+
+    With the hub's `journal` (read once), a deployment an earlier run migrated is reported
+    migrated (skipped, no blockers) and a finalized one is listed, as `discover` does.
 
     Writes the items (one per migratable deployment) and `FleetDiscovery` (blocked and
     orphaned deployments with their reasons, and an error per account and region that
@@ -446,9 +450,10 @@ def discover_fleet(
             )
             for region in account.regions
         ]
+    records = journal.all() if journal is not None else []
     with ThreadPoolExecutor(min(DISCOVERY_WORKERS, len(targets))) as pool:
         reports = list(
-            pool.map(lambda t: _discover_target(t, clients_for, member_role_name), targets)
+            pool.map(lambda t: _discover_target(t, clients_for, member_role_name, records), targets)
         )
     items: list[FleetItem] = []
     skipped: list[SkippedDeployment] = []
@@ -495,12 +500,15 @@ def discover_fleet(
 
 
 def _discover_target(
-    target: Target, clients_for: ClientsFor, member_role_name: str
+    target: Target,
+    clients_for: ClientsFor,
+    member_role_name: str,
+    records: list[MigrationRecord] | None = None,
 ) -> DiscoveryReport | IpsyncError:
     """One account and region: its discovery, or the error that kept it from being read."""
     try:
         _check_role_name(target.role_arn, member_role_name)
-        report = discover(clients_for(target))
+        report = discover(clients_for(target), records=records or [])
         if report.account != target.account_id:
             raise InvalidInputError(
                 f"The credentials for account {target.account_id} act in account {report.account}.",

@@ -33,6 +33,21 @@ class Verdict(StrEnum):
     MIGRATABLE = "migratable"
     BLOCKED = "blocked"
     ORPHANED = "orphaned"
+    #: Shaped like the workaround, but no ALB is confirmed: reported with the evidence only.
+    POSSIBLE = "possible"
+    #: Taken over by this project (journal or tags): its migration's state says how far.
+    MIGRATED = "migrated"
+
+
+class Confidence(StrEnum):
+    """How sure discovery is that a deployment syncs an ALB's addresses."""
+
+    #: The IP group's targets are (some of) the ALB's ENI addresses: the data says so.
+    CONFIRMED = "confirmed"
+    #: The parameters name an ALB that exists (or an ALB-shaped name elsewhere).
+    LIKELY = "likely"
+    #: Only the function's shape: no ALB found by name or by data.
+    POSSIBLE = "possible"
 
 
 class Severity(StrEnum):
@@ -61,6 +76,12 @@ class FindingCode(StrEnum):
     NLB_TARGET_QUOTA = "NLB_TARGET_QUOTA"
     IAC_MANAGED = "IAC_MANAGED"
     SCHEDULE_DISABLED = "SCHEDULE_DISABLED"
+    SCHEDULE_SHARED = "SCHEDULE_SHARED"
+    ALB_UNCONFIRMED = "ALB_UNCONFIRMED"
+    SYNC_BROKEN = "SYNC_BROKEN"
+    FUNCTION_ACTIVITY = "FUNCTION_ACTIVITY"
+    FUNCTION_SHARED = "FUNCTION_SHARED"
+    MIGRATED = "MIGRATED"
 
 
 class Finding(Model):
@@ -90,6 +111,8 @@ class Schedule(Model):
     enabled: bool
     arn: str = ""
     event_bus: str = "default"
+    #: ARNs of the rule's other targets (a rule may invoke more than the legacy function).
+    other_targets: list[str] = Field(default_factory=list)
 
 
 class ListenerRef(Model):
@@ -133,8 +156,23 @@ class TargetGroupSpec(Model):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
+class MigrationStatus(Model):
+    """What this project already did to a deployment (from the journal, or its tags)."""
+
+    state: str
+    #: The execution (owner of the journal record) that drove it; None when only tags say.
+    execution: str | None = None
+    new_target_group_arn: str | None = None
+    updated_at: str | None = None
+    source: str = "journal"
+
+
 class Deployment(Model):
-    """One legacy IP-sync deployment, resolved and classified."""
+    """One legacy IP-sync deployment, resolved and classified.
+
+    One deployment per legacy target group: a function feeding several groups yields several
+    deployments sharing `function` (finding FUNCTION_SHARED names the others).
+    """
 
     id: str
     function: LegacyFunction
@@ -154,6 +192,10 @@ class Deployment(Model):
     verdict: Verdict
     findings: list[Finding] = Field(default_factory=list)
     proposed_target_group: TargetGroupSpec | None = None
+    #: The evidence that made discovery report it, strongest first, and how sure it is.
+    signals: list[str] = Field(default_factory=list)
+    confidence: Confidence = Confidence.LIKELY
+    migration: MigrationStatus | None = None
 
     @property
     def blockers(self) -> list[Finding]:
@@ -186,6 +228,9 @@ class Deployment(Model):
             "applicationLoadBalancerArn": self.application_load_balancer_arn,
             "albPort": self.alb_port,
             "verdict": self.verdict.value,
+            "confidence": self.confidence.value,
+            "signals": list(self.signals),
+            "migration": self.migration.to_json_dict() if self.migration else None,
             "findings": [f.to_json_dict() for f in self.findings],
         }
 

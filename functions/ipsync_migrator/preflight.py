@@ -67,6 +67,14 @@ class DeploymentFacts:
     other_alb_groups: list[str] = field(default_factory=list)
     #: Stack names of CloudFormation-managed resources, keyed by a human label.
     stacks: dict[str, str] = field(default_factory=dict)
+    #: How the ALB was found (a human-readable signal), when it was.
+    alb_found_by: str = ""
+    #: The IP addresses registered in the legacy group now (None: not read).
+    group_target_ips: list[str] | None = None
+    #: The ALB's current ENI addresses (None: not read, or the ALB is not known here).
+    alb_ips: list[str] | None = None
+    #: The function's Errors and Throttles of the last 24 h (None: not read).
+    metrics: dict[str, int] | None = None
 
     @property
     def alb_port(self) -> int | None:
@@ -90,6 +98,8 @@ def lost_attributes(attributes: dict[str, str]) -> dict[str, str]:
 def verdict_of(findings: list[Finding]) -> Verdict:
     if any(f.code == FindingCode.TARGET_GROUP_NOT_FOUND for f in findings):
         return Verdict.ORPHANED
+    if any(f.code == FindingCode.ALB_UNCONFIRMED for f in findings):
+        return Verdict.POSSIBLE
     if any(f.severity == Severity.BLOCKER for f in findings):
         return Verdict.BLOCKED
     return Verdict.MIGRATABLE
@@ -97,15 +107,18 @@ def verdict_of(findings: list[Finding]) -> Verdict:
 
 def classify(facts: DeploymentFacts) -> list[Finding]:
     """All findings for one deployment, blockers first."""
-    findings = _schedule_findings(facts) + _iac_findings(facts)
+    findings = _schedule_findings(facts) + _activity_findings(facts) + _iac_findings(facts)
     if facts.target_group is None:
         findings.insert(0, _target_group_not_found(facts))
         return findings
+    if facts.alb is None and not _names_an_alb(facts):
+        # Nothing says it is an ALB: never blocked, never told to retire a working sync.
+        return [_alb_unconfirmed(facts), *findings]
     findings += _target_group_findings(facts) + _listener_findings(facts)
     if facts.alb is None:
         findings.append(_alb_not_found(facts))
     else:
-        findings += _alb_findings(facts)
+        findings += _alb_findings(facts) + _sync_findings(facts)
     order = {Severity.BLOCKER: 0, Severity.WARNING: 1, Severity.INFO: 2}
     return sorted(findings, key=lambda f: order[f.severity])
 
@@ -171,14 +184,43 @@ def _finding(code: FindingCode, severity: Severity, message: str, remediation: s
     return Finding(code=code, severity=severity, message=message, remediation=remediation)
 
 
+#: The command that cleans an orphaned deployment up (retire, later delete; undoable).
+ORPHAN_CLEANUP_COMMAND = "ipsync-migrator cleanup-orphan"
+
+
 def _target_group_not_found(facts: DeploymentFacts) -> Finding:
+    stack = facts.stacks.get("function")
     return _finding(
         FindingCode.TARGET_GROUP_NOT_FOUND,
         Severity.BLOCKER,
         f"Target group {facts.fingerprint.target_group_arn} no longer exists; the function "
         "syncs into nothing.",
-        "Nothing to migrate: retire the function and its schedule "
-        "(`ipsync-migrator finalize` for this id, or delete its stack).",
+        f"Nothing to migrate: `{ORPHAN_CLEANUP_COMMAND} ID` retires the function and its "
+        "schedule (snapshot first, `--undo` restores them), and with `--delete` later "
+        "deletes them" + (f"; or delete its CloudFormation stack '{stack}'." if stack else "."),
+    )
+
+
+def _names_an_alb(facts: DeploymentFacts) -> bool:
+    """True when the function's own reference can only be an ALB (an ALB-shaped DNS name, an
+    `app/<name>/<id>` ARN or ENI description), though no such ALB is here."""
+    reference = facts.fingerprint.alb_reference
+    return reference is not None and reference.looks_like_alb
+
+
+def _alb_unconfirmed(facts: DeploymentFacts) -> Finding:
+    reference = facts.fingerprint.alb_reference
+    named = f"names '{reference.value}' ({reference.source})" if reference else "names no ALB"
+    return _finding(
+        FindingCode.ALB_UNCONFIRMED,
+        Severity.WARNING,
+        f"The function is shaped like the IP-sync workaround and {named}, but no ALB in this "
+        "account and region has that name, and the target group's addresses are not an "
+        "ALB's: it may sync a load balancer elsewhere (a CNAME to it), or something that is "
+        "not an ALB.",
+        "Nothing is changed for it. If it syncs an ALB, point the function at the ALB's DNS "
+        "name or ARN (or run discovery in the ALB's account and region) and re-run "
+        "discovery; if it syncs something else, it is not this workaround: keep it.",
     )
 
 
@@ -188,24 +230,88 @@ def _alb_not_found(facts: DeploymentFacts) -> Finding:
         Severity.BLOCKER,
         f"No application load balancer named {facts.fingerprint.alb_dns_name} in this account "
         "and region: it is in another account or region, or it was deleted.",
-        "An alb target group needs the ALB in the same account and VPC: if it is elsewhere, "
-        "keep the Lambda; if it was deleted, retire the function. Otherwise re-run discovery "
-        "in the ALB's account and region.",
+        "An alb target group needs the ALB in the same account and VPC: keep the Lambda for "
+        "this deployment, or re-run discovery in the ALB's account and region. Only if the "
+        "ALB is known to be deleted is the function useless (then delete it and its "
+        "schedule).",
     )
 
 
-def _schedule_findings(facts: DeploymentFacts) -> list[Finding]:
-    if any(s.enabled for s in facts.schedules):
+def _sync_findings(facts: DeploymentFacts) -> list[Finding]:
+    """Is the workaround working today? The IP group against the ALB's current ENIs."""
+    if facts.group_target_ips is None or not facts.alb_ips:
         return []
+    registered, current = set(facts.group_target_ips), set(facts.alb_ips)
+    stale, missing = sorted(registered - current), sorted(current - registered)
+    if not stale and not missing:
+        return []
+    parts = []
+    if stale:
+        parts.append(f"holds {', '.join(stale)}, which are not the ALB's addresses now")
+    if missing:
+        parts.append(f"lacks the ALB's current {', '.join(missing)}")
+    return [
+        _finding(
+            FindingCode.SYNC_BROKEN,
+            Severity.WARNING,
+            f"The IP target group {' and '.join(parts)}: the sync is broken now, and clients "
+            "reaching a stale address fail.",
+            "Migrate soon: the alb target group follows the ALB's addresses by itself. Until "
+            "then check the function's logs and errors (VPC functions need DNS and ELB API "
+            "access).",
+        )
+    ]
+
+
+def _activity_findings(facts: DeploymentFacts) -> list[Finding]:
+    if facts.metrics is None:
+        return []
+    errors, throttles = facts.metrics.get("Errors", 0), facts.metrics.get("Throttles", 0)
+    enabled = [s for s in facts.schedules if s.enabled]
+    schedule = (
+        ", ".join(f"{s.rule} {s.expression} enabled" for s in enabled)
+        if enabled
+        else "no enabled schedule"
+    )
+    failing = bool(errors or throttles)
+    return [
+        _finding(
+            FindingCode.FUNCTION_ACTIVITY,
+            Severity.WARNING if failing else Severity.INFO,
+            f"In the last 24 h the function had {errors} errors and {throttles} throttles; "
+            f"schedule: {schedule}.",
+            "Failing runs leave the IP group stale: migrate it first."
+            if failing
+            else "Nothing to do: the numbers say how urgent the migration is.",
+        )
+    ]
+
+
+def _schedule_findings(facts: DeploymentFacts) -> list[Finding]:
+    shared = [
+        _finding(
+            FindingCode.SCHEDULE_SHARED,
+            Severity.WARNING,
+            f"Schedule rule {s.rule} also invokes {', '.join(s.other_targets)}: retiring "
+            "the legacy function by disabling the rule stops those too.",
+            f"Move the other targets to their own rule before the migration retires "
+            f"{s.rule}, or remove only the function's target from it by hand.",
+        )
+        for s in facts.schedules
+        if s.other_targets
+    ]
+    if any(s.enabled for s in facts.schedules):
+        return shared
     what = "has no schedule rule" if not facts.schedules else "has only disabled schedules"
     return [
+        *shared,
         _finding(
             FindingCode.SCHEDULE_DISABLED,
             Severity.WARNING,
             f"The function {what}: the target group may hold stale ALB IPs.",
             "Check the old group's targets before migrating; rollback leaves the schedule "
             "as it found it.",
-        )
+        ),
     ]
 
 

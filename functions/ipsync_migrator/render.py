@@ -29,6 +29,8 @@ VERDICT_STYLE = {
     Verdict.MIGRATABLE: "bold green",
     Verdict.BLOCKED: "bold red",
     Verdict.ORPHANED: "bold yellow",
+    Verdict.POSSIBLE: "yellow",
+    Verdict.MIGRATED: "bold cyan",
 }
 STATE_STYLE = {
     MigrationState.RETIRED.value: "green",
@@ -156,7 +158,11 @@ def discovery_table(report: DiscoveryReport) -> Group:
             plain(f"{deployment.function.name} ({deployment.function.variant.value})"),
             plain(listeners or "-"),
             plain(alb),
-            plain(deployment.verdict.value, VERDICT_STYLE[deployment.verdict]),
+            plain(
+                deployment.verdict.value
+                + (f" ({deployment.migration.state})" if deployment.migration else ""),
+                VERDICT_STYLE[deployment.verdict],
+            ),
         )
     parts: list[Any] = [table, _summary(report)]
     for deployment in report.deployments:
@@ -221,6 +227,8 @@ def _stacks_text(stacks: dict[str, str]) -> str:
 
 def _summary(report: DiscoveryReport) -> Text:
     counts = {v: sum(1 for d in report.deployments if d.verdict == v) for v in Verdict}
+    # The later verdicts only when they occur: most estates have neither.
+    counts = {v: n for v, n in counts.items() if n or v not in (Verdict.POSSIBLE, Verdict.MIGRATED)}
     text = Text(f"{len(report.deployments)} deployments: ")
     for index, (verdict, count) in enumerate(counts.items()):
         if index:

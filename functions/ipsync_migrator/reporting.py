@@ -9,7 +9,7 @@ from typing import Any
 
 from ipsync_migrator.failures import from_journal
 from ipsync_migrator.journal import MigrationRecord, MigrationState
-from ipsync_migrator.models import Deployment, DiscoveryReport, Model, Schedule
+from ipsync_migrator.models import Deployment, DiscoveryReport, Model, Schedule, Verdict
 
 MINUTES_PER_MONTH = 30 * 24 * 60
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
@@ -17,6 +17,20 @@ _UNIT_MINUTES = {"minute": 1, "hour": 60, "day": 1440}
 RETIRED_STATES = frozenset({MigrationState.RETIRED, MigrationState.FINALIZED})
 #: States whose journal's last error says why the migration did not finish.
 UNFINISHED_STATES = frozenset({"rolled_back", "rollback_incomplete", "failed"})
+#: Journal states in which discovery reports a deployment as migrated (discovery.py).
+MIGRATED_STATES = frozenset(
+    {
+        MigrationState.IN_PROGRESS.value,
+        MigrationState.CUT_OVER.value,
+        MigrationState.RETIRED.value,
+        MigrationState.FINALIZED.value,
+        # A rollback that could not undo everything: production may be on either group.
+        "rollback_incomplete",
+    }
+)
+#: The plan key that marks a journal record as an orphan's cleanup (steps/orphan.py), not a
+#: migration: discovery and the report keep its verdict `orphaned`.
+ORPHAN_CLEANUP = "orphanCleanup"
 NOT_STARTED = "not started"
 SUCCEEDED = "SUCCEEDED"
 
@@ -124,14 +138,24 @@ def build_report(discovery: DiscoveryReport, records: list[MigrationRecord]) -> 
     builder = _Builder()
     for deployment in sorted(deployments.values(), key=lambda d: d.id):
         entry = journal.get(deployment.id)
-        # After cutover discovery reads the deployment as unused: the journal's view wins.
-        migrated = entry is not None and entry.state != MigrationState.PLANNED
-        blockers = [] if migrated else deployment.blockers
+        # After cutover discovery reads the deployment as unused: the journal's view wins,
+        # with the verdict discovery gives a migration the project took over.
+        migrated = entry is not None and entry.state.value in MIGRATED_STATES
+        started = entry is not None and entry.state != MigrationState.PLANNED
+        blockers = [] if started else deployment.blockers
+        if migrated and entry is not None and entry.plan.get(ORPHAN_CLEANUP):
+            verdict = Verdict.ORPHANED.value
+        elif migrated:
+            verdict = Verdict.MIGRATED.value
+        elif started:
+            verdict = Verdict.MIGRATABLE.value
+        else:
+            verdict = deployment.verdict.value
         builder.add(
             ReportRow(
                 id=deployment.id,
                 function=deployment.function.name,
-                verdict="migratable" if migrated else deployment.verdict.value,
+                verdict=verdict,
                 outcome=entry.state.value if entry else NOT_STARTED,
                 invocations_per_month=invocations_per_month(deployment.schedules),
                 seconds_to_cutover=_seconds_to_cutover(entry),
@@ -176,7 +200,9 @@ def build_fleet_report(
             ReportRow(
                 id=migration_id,
                 function=deployment.function.name if deployment else "",
-                verdict="migratable",
+                verdict=Verdict.MIGRATED.value
+                if entry and entry.state.value in MIGRATED_STATES
+                else Verdict.MIGRATABLE.value,
                 outcome=outcome,
                 invocations_per_month=(
                     invocations_per_month(deployment.schedules) if deployment else None
@@ -189,17 +215,30 @@ def build_fleet_report(
             [],
         )
     for item in sorted(discovered.get("skipped", []), key=lambda i: i["migrationId"]):
+        # Skipped because an earlier run migrated it: the journal says how far (as discovery).
+        entry = journal.get(item["migrationId"])
+        migrated = entry is not None and entry.state.value in MIGRATED_STATES
+        deployment = (
+            Deployment.model_validate(entry.deployment)
+            if migrated and entry is not None and entry.deployment
+            else None
+        )
         builder.add(
             ReportRow(
                 id=item["migrationId"],
                 function=item.get("functionName", ""),
-                verdict=item.get("verdict", ""),
-                outcome=NOT_STARTED,
-                invocations_per_month=None,
+                verdict=Verdict.MIGRATED.value if migrated else item.get("verdict", ""),
+                outcome=entry.state.value if migrated and entry is not None else NOT_STARTED,
+                invocations_per_month=(
+                    invocations_per_month(deployment.schedules) if deployment else None
+                ),
+                seconds_to_cutover=_seconds_to_cutover(entry) if migrated else None,
                 account_id=item.get("accountId"),
                 region=item.get("region"),
             ),
-            [(b["code"], b.get("remediation", "")) for b in item.get("blockers", [])],
+            []
+            if migrated
+            else [(b["code"], b.get("remediation", "")) for b in item.get("blockers", [])],
         )
     unreached = [
         Unreached(

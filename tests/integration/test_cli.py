@@ -28,6 +28,9 @@ def test_discover_json_contract(aws: ClientFactory, demo: DemoEstate) -> None:
         "applicationLoadBalancerArn",
         "albPort",
         "verdict",
+        "confidence",
+        "signals",
+        "migration",
         "findings",
     }
     assert set(deployment["function"]) == {"arn", "name", "variant"}

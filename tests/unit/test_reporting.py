@@ -43,7 +43,8 @@ def test_report_joins_discovery_with_the_journal() -> None:
     report = build_report(discovery, [record])
 
     rows = {row.id: row for row in report.rows}
-    assert rows[migrated.id].outcome == "retired" and rows[migrated.id].verdict == "migratable"
+    # and its verdict is the one discovery gives it now: migrated
+    assert rows[migrated.id].outcome == "retired" and rows[migrated.id].verdict == "migrated"
     assert rows[migrated.id].seconds_to_cutover == 150
     assert rows["blocked-1"].outcome == "not started"
     assert report.invocations_retired_per_month == 43_200
@@ -98,6 +99,7 @@ def test_fleet_report_joins_discovery_children_and_journal() -> None:
     assert rows[migrated.id].function == migrated.function.name
     assert (rows["lost-1"].outcome, rows["lost-1"].error) == ("failed", "States.TaskFailed")
     assert (rows["blocked-1"].verdict, rows["blocked-1"].blockers) == ("blocked", ["CROSS_VPC"])
+    assert rows[migrated.id].verdict == "migrated" and rows["lost-1"].verdict == "migratable"
     assert report.by_outcome == {"failed": 1, "not started": 1, "retired": 1}
     assert report.invocations_retired_per_month == 43_200
     assert [(g.code, g.remediation) for g in report.blockers] == [("CROSS_VPC", "keep the Lambda")]
@@ -116,3 +118,32 @@ def test_a_running_fleet_reports_children_without_results_as_not_started() -> No
     discovered = {"items": [{"migrationId": "m-1", "target": {}}], "skipped": [], "errors": []}
     report = build_fleet_report("fleet-b", discovered, None, [])
     assert [(r.id, r.outcome, r.error) for r in report.rows] == [("m-1", "not started", None)]
+
+
+def test_a_fleet_skipping_a_deployment_an_earlier_run_migrated_reports_its_outcome() -> None:
+    # Given a fleet whose discovery skipped a deployment an earlier fleet retired (discovery
+    # says migrated, no blockers), and the journal's record of that migration
+    migrated = build_deployment(f.facts())
+    skipped = {
+        "migrationId": migrated.id,
+        "accountId": "111111111111",
+        "region": "eu-west-1",
+        "functionName": migrated.function.name,
+        "verdict": "migrated",
+        "blockers": [],
+    }
+    record = MigrationRecord(
+        migration_id=migrated.id,
+        state=MigrationState.RETIRED,
+        deployment=migrated.to_json_dict(),
+        timestamps={"started": "2026-11-21T10:00:00+00:00", "cutOver": "2026-11-21T10:01:00+00:00"},
+    )
+    discovered = {"items": [], "skipped": [skipped], "errors": []}
+
+    report = build_fleet_report("fleet-c", discovered, [], [record])
+
+    # Then it is a retired migration, not "blocked, not started", and its savings count
+    [row] = report.rows
+    assert (row.verdict, row.outcome, row.blockers) == ("migrated", "retired", [])
+    assert report.invocations_retired_per_month == 43_200
+    assert report.blockers == []

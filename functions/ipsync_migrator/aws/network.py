@@ -33,6 +33,33 @@ class Network:
             for vpc in vpcs
         }
 
+    def alb_interfaces(self) -> dict[str, list[dict[str, str]]]:
+        """Every ALB's ENIs in the region, by ENI description `ELB app/<name>/<id>` (one list).
+
+        EC2 filter values accept `*` wildcards (docs.aws.amazon.com/AWSEC2/latest/UserGuide/
+        Using_Filtering.html); AWS gives each ALB one such ENI per subnet, requested by
+        amazon-elb.
+        """
+        with aws_call("ec2:DescribeNetworkInterfaces"):
+            pages = self._ec2.get_paginator("describe_network_interfaces").paginate(
+                Filters=[{"Name": "description", "Values": ["ELB app/*"]}],
+                PaginationConfig={"PageSize": 1000},
+            )
+            interfaces = [eni for page in pages for eni in page["NetworkInterfaces"]]
+        result: dict[str, list[dict[str, str]]] = {}
+        for eni in interfaces:
+            for address in eni.get("PrivateIpAddresses") or [
+                {"PrivateIpAddress": eni.get("PrivateIpAddress")}
+            ]:
+                if address.get("PrivateIpAddress"):
+                    result.setdefault(eni.get("Description", ""), []).append(
+                        {
+                            "ip": address["PrivateIpAddress"],
+                            "availabilityZone": eni.get("AvailabilityZone", ""),
+                        }
+                    )
+        return result
+
     def load_balancer_ips(self, load_balancer_arn: str) -> list[dict[str, str]]:
         """Private IPs (with their AZ) of an ALB, from ENIs described `ELB app/<name>/<id>`."""
         name, lb_id = load_balancer_arn.split(":loadbalancer/", 1)[1].split("/")[1:3]

@@ -14,14 +14,17 @@ class Schedules:
         self._events = clients.client("events")
         self._rules: dict[str, dict[str, Any]] = {}
 
-    def rules_targeting(self, function_arn: str) -> list[dict[str, Any]]:
-        """The rules on the default bus that invoke `function_arn`."""
-        with aws_call("events:ListRuleNamesByTarget"):
-            pages = self._events.get_paginator("list_rule_names_by_target").paginate(
-                TargetArn=function_arn
+    def schedule_rules(self) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        """Every schedule rule of the default bus with its targets (one list, then one call
+        per schedule rule): parameters may be in a target's Input, so discovery needs them."""
+        with aws_call("events:ListRules"):
+            pages = self._events.get_paginator("list_rules").paginate(
+                PaginationConfig={"PageSize": 100}
             )
-            names = [name for page in pages for name in page["RuleNames"]]
-        return [self.rule(name) for name in names]
+            rules = [r for page in pages for r in page["Rules"] if r.get("ScheduleExpression")]
+        for rule in rules:
+            self._rules.setdefault(rule["Name"], rule)
+        return [(rule, self.targets(rule["Name"])) for rule in rules]
 
     def rule(self, name: str) -> dict[str, Any]:
         if name not in self._rules:

@@ -24,7 +24,8 @@ def _clients_for(target: Target) -> ClientFactory:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(FleetDiscoverRequest, event)
     settings = ServiceSettings.from_env()
-    hub = step_context().clients
+    hub_context = step_context()
+    hub = hub_context.clients
     return discover_fleet(
         parse_fleet_spec(request.spec),
         request.fleet_execution_id,
@@ -32,4 +33,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         hub=hub,
         member_role_name=settings.member_role_name,
         objects=FleetBucket(hub, settings.fleet_bucket),
+        journal=hub_context.journal,
     )

@@ -237,13 +237,17 @@ class EstateBuilder:
             )["Listeners"][0]["ListenerArn"]
         )
 
-    def sync_alb_ips(self, alb: LoadBalancer, target_group_arn: str, port: int) -> list[str]:
-        """Do what one run of the legacy function does: register the ALB's current IPs."""
+    def alb_ips(self, alb: LoadBalancer) -> list[str]:
+        """The ALB's current addresses, from its ENIs (the realism adapter creates them)."""
         name, lb_id = alb.arn.split(":loadbalancer/", 1)[1].split("/")[1:3]
         interfaces = self.ec2.describe_network_interfaces(
             Filters=[{"Name": "description", "Values": [f"ELB app/{name}/{lb_id}"]}]
         )["NetworkInterfaces"]
-        ips = [eni["PrivateIpAddress"] for eni in interfaces]
+        return sorted(eni["PrivateIpAddress"] for eni in interfaces)
+
+    def sync_alb_ips(self, alb: LoadBalancer, target_group_arn: str, port: int) -> list[str]:
+        """Do what one run of the legacy function does: register the ALB's current IPs."""
+        ips = self.alb_ips(alb)
         if ips:
             self.elb.register_targets(
                 TargetGroupArn=target_group_arn, Targets=[{"Id": ip, "Port": port} for ip in ips]
@@ -290,29 +294,47 @@ class EstateBuilder:
         handler: str = "app.handler",
         description: str = "",
         tags: dict[str, str] | None = None,
+        runtime: str = "python3.13",
+        vpc: Vpc | None = None,
     ) -> str:
+        extra: dict[str, Any] = {}
+        if vpc is not None:
+            extra["VpcConfig"] = {"SubnetIds": vpc.subnets, "SecurityGroupIds": []}
         return str(
             self.lam.create_function(
                 FunctionName=name,
-                Runtime="python3.13",
+                Runtime=runtime,
                 Role=self._role(),
                 Handler=handler,
                 Code={"ZipFile": LEGACY_CODE},
                 Description=description,
                 Environment={"Variables": environment},
                 Tags=tags or {},
+                **extra,
             )["FunctionArn"]
         )
 
-    def schedule(self, rule: str, function_arn: str, expression: str, enabled: bool = True) -> str:
+    def schedule(
+        self,
+        rule: str,
+        function_arn: str,
+        expression: str,
+        enabled: bool = True,
+        target_id: str = "TargetFunctionV1",
+        target_input: dict[str, Any] | None = None,
+        other_targets: list[dict[str, Any]] | None = None,
+    ) -> str:
+        """A schedule rule invoking `function_arn` (with `target_input` as its Input), plus
+        `other_targets`, and the invoke permission."""
         rule_arn = self.events.put_rule(
             Name=rule,
             ScheduleExpression=expression,
             State="ENABLED" if enabled else "DISABLED",
         )["RuleArn"]
-        self.events.put_targets(
-            Rule=rule, Targets=[{"Id": "TargetFunctionV1", "Arn": function_arn}]
-        )
+        target: dict[str, Any] = {"Id": target_id, "Arn": function_arn}
+        if target_input is not None:
+            target["Input"] = json.dumps(target_input)
+        self.events.put_targets(Rule=rule, Targets=[target, *(other_targets or [])])
         self.lam.add_permission(
             FunctionName=function_arn,
             StatementId=f"{rule}-invoke",
@@ -325,10 +347,13 @@ class EstateBuilder:
     def _role(self) -> str:
         if self._role_arn is None:
             iam = self.clients.client("iam")
-            self._role_arn = iam.create_role(
-                RoleName="legacy-ipsync-role",
-                AssumeRolePolicyDocument=json.dumps(_ROLE_POLICY),
-            )["Role"]["Arn"]
+            try:  # another builder on the same account may have created it
+                self._role_arn = iam.get_role(RoleName="legacy-ipsync-role")["Role"]["Arn"]
+            except iam.exceptions.NoSuchEntityException:
+                self._role_arn = iam.create_role(
+                    RoleName="legacy-ipsync-role",
+                    AssumeRolePolicyDocument=json.dumps(_ROLE_POLICY),
+                )["Role"]["Arn"]
         return self._role_arn
 
     def _certificate(self, name: str) -> str:

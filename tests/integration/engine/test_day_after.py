@@ -1,0 +1,115 @@
+"""The day after a migration: discovery, plan and report say what happened, and agree."""
+
+from __future__ import annotations
+
+from ipsync_migrator.clients import ClientFactory
+from ipsync_migrator.discovery import discover
+from ipsync_migrator.local.demo_estate import DemoEstate
+from ipsync_migrator.models import DiscoveryReport, FindingCode, Verdict
+from ipsync_migrator.planning import plan_migration
+from ipsync_migrator.reporting import build_report
+from ipsync_migrator.steps.context import StepContext
+from ipsync_migrator.steps.create_target_group import create_target_group
+from ipsync_migrator.steps.cutover import cutover
+from ipsync_migrator.steps.health import check_health, verify_bake
+from ipsync_migrator.steps.preflight import preflight
+from ipsync_migrator.steps.probe import attach_probe, release_probe
+from ipsync_migrator.steps.retire import finalize, retire_legacy
+from ipsync_migrator.steps.rollback import rollback
+from tests.integration.engine.conftest import FAST
+
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:ipsync-migrator-migrate:shop-1"
+
+
+def migrate(ctx: StepContext, target_group_arn: str) -> str:
+    """Every step of a migration up to retirement, as the state machine runs them."""
+    mid = str(preflight(ctx, target_group_arn, EXECUTION, FAST)["migrationId"])
+    create_target_group(ctx, mid, EXECUTION)
+    attach_probe(ctx, mid, EXECUTION)
+    for _ in range(10):
+        if check_health(ctx, mid, EXECUTION)["gate"] != "pending":
+            break
+    cutover(ctx, mid, EXECUTION)
+    release_probe(ctx, mid, EXECUTION)
+    assert verify_bake(ctx, mid, EXECUTION)["gate"] == "passed"
+    retire_legacy(ctx, mid, EXECUTION)
+    return mid
+
+
+def only(report: DiscoveryReport, migration_id: str) -> list:  # type: ignore[type-arg]
+    return [d for d in report.deployments if d.id == migration_id]
+
+
+def test_a_retired_migration_is_reported_migrated_not_blocked(
+    aws: ClientFactory, demo: DemoEstate, ctx: StepContext
+) -> None:
+    # Given shop migrated and retired
+    mid = migrate(ctx, demo.shop_tg)
+
+    # When discovery runs with the project's tags only (no journal at hand)
+    [by_tags] = only(discover(aws), mid)
+    # Then it is migrated (retired), not "blocked TARGET_GROUP_UNUSED, retire the function"
+    assert by_tags.verdict == Verdict.MIGRATED
+    assert by_tags.migration is not None and by_tags.migration.state == "retired"
+    assert by_tags.migration.new_target_group_arn
+    assert by_tags.blockers == []
+    assert [f.code for f in by_tags.findings] == [FindingCode.MIGRATED]
+
+    # When discovery also reads the journal
+    report = discover(aws, journal=ctx.journal)
+    [journaled] = only(report, mid)
+    # Then it names the execution that migrated it, and what is next
+    assert journaled.verdict == Verdict.MIGRATED
+    assert journaled.migration is not None
+    assert (journaled.migration.state, journaled.migration.execution) == ("retired", EXECUTION)
+    assert "finalize" in journaled.findings[0].remediation
+    # and the other demo deployments keep their verdicts
+    assert {d.verdict for d in report.deployments if d.id != mid} == {
+        Verdict.MIGRATABLE,
+        Verdict.BLOCKED,
+        Verdict.ORPHANED,
+    }
+
+    # Then plan changes nothing and blocks nothing, and the report agrees with discovery
+    plan = plan_migration(journaled)
+    assert (plan.verdict, plan.changes, plan.blockers) == (Verdict.MIGRATED, [], [])
+    summary = build_report(report, ctx.journal.all())
+    row = next(r for r in summary.rows if r.id == mid)
+    assert (row.verdict, row.outcome, row.blockers) == ("migrated", "retired", [])
+    assert {r.id: r.verdict for r in summary.rows} == {
+        d.id: d.verdict.value for d in report.deployments
+    }
+
+
+def test_a_finalized_migration_is_listed_from_the_journal(
+    aws: ClientFactory, demo: DemoEstate, ctx: StepContext
+) -> None:
+    # Given shop migrated, then finalized (its function and schedule are gone)
+    mid = migrate(ctx, demo.shop_tg)
+    finalize(ctx, mid)
+    assert only(discover(aws), mid) == []
+
+    # When discovery reads the journal, Then it is there, finalized
+    [found] = only(discover(aws, journal=ctx.journal), mid)
+    assert found.verdict == Verdict.MIGRATED
+    assert found.migration is not None and found.migration.state == "finalized"
+    assert found.function.name == "shop-alb-ip-sync"
+
+
+def test_a_rolled_back_migration_is_migratable_again(
+    aws: ClientFactory, demo: DemoEstate, ctx: StepContext
+) -> None:
+    # Given shop migrated, then rolled back
+    mid = migrate(ctx, demo.shop_tg)
+    result = rollback(ctx, mid, reason="test")
+    for _ in range(20):  # a rollback may wait (pending) while the old group turns healthy
+        if not result.get("pending"):
+            break
+        result = rollback(ctx, mid, reason="test", owner=result.get("owner"))
+    assert result.get("state") == "rolled_back", result
+
+    # Then discovery (journal or not) sees the legacy deployment again, migratable
+    for report in (discover(aws), discover(aws, journal=ctx.journal)):
+        [found] = only(report, mid)
+        assert found.verdict == Verdict.MIGRATABLE, found.findings
+        assert found.migration is None

@@ -132,6 +132,21 @@ class Output(StrEnum):
 OutputOption = Annotated[Output, typer.Option("--output", "-o", help="table or json")]
 
 
+class FollowOutput(StrEnum):
+    TEXT = "text"
+    JSONL = "jsonl"
+
+
+class StatusOutput(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    JSONL = "jsonl"
+
+
+#: `--output jsonl`: JSON lines on stdout for automation; what people read goes to stderr.
+JSONL_HELP = "jsonl: one JSON object a line on stdout (with --wait/--watch, one per change)"
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -318,6 +333,9 @@ def migrate_command(
     timeout: Annotated[
         float | None, typer.Option(min=1, help="With --wait: stop waiting after this many seconds.")
     ] = None,
+    output: Annotated[
+        FollowOutput, typer.Option("--output", "-o", help=f"text, or {JSONL_HELP}.")
+    ] = FollowOutput.TEXT,
     fleet: Annotated[
         Path | None,
         typer.Option(
@@ -329,6 +347,9 @@ def migrate_command(
     stack_name: StackOption = DEFAULT_STACK_NAME,
 ) -> None:
     """Plan, confirm, and start one Step Functions execution per migratable deployment."""
+    jsonl = output == FollowOutput.JSONL
+    if jsonl:
+        _human_text_to_stderr(ctx)
     if fleet is not None:
         if references or all_:
             _fail("Pass either --fleet FILE or deployments (or --all), not both.", "")
@@ -375,7 +396,7 @@ def migrate_command(
     chosen = [d for d in chosen if d.id not in done]
     if done and not chosen:
         if attached and wait:
-            _wait(service, attached, timeout)
+            _wait(service, attached, timeout, jsonl)
         elif attached:
             _say_how_to_follow(attached)
         if unfinished:
@@ -396,8 +417,17 @@ def migrate_command(
     for item in started:
         note = f" ({item.note})" if item.note else ""
         out.print(plain(f"{item.migration_id}: {item.execution_arn}{note}"))
+        if jsonl:
+            _print_json_line(
+                {
+                    "migrationId": item.migration_id,
+                    "executionArn": item.execution_arn,
+                    "started": item.started,
+                    "note": item.note or None,
+                }
+            )
     if wait:
-        _wait(service, [*started, *attached], timeout)
+        _wait(service, [*started, *attached], timeout, jsonl)
     else:
         _say_how_to_follow([*started, *attached])
     if unfinished:
@@ -429,11 +459,14 @@ def _already(service: Service, done: dict[str, str]) -> tuple[list[Started], lis
     return attached, unfinished
 
 
-def _wait(service: Service, started: list[Started], timeout: float | None) -> None:
+def _wait(
+    service: Service, started: list[Started], timeout: float | None, jsonl: bool = False
+) -> None:
     """Follow the executions; exit 1 when one did not succeed, 124 after `timeout`, 130 on
     Ctrl-C (the executions go on, and say how to re-attach)."""
+    console = make_console() if jsonl else out  # JSON events on stdout whatever `out` is
     try:
-        results = _run(lambda: follow(service, started, out, timeout=timeout))
+        results = _run(lambda: follow(service, started, console, timeout=timeout, jsonl=jsonl))
     except KeyboardInterrupt:
         _detached(started, "Interrupted")
         raise typer.Exit(code=INTERRUPTED_EXIT) from None
@@ -442,6 +475,17 @@ def _wait(service: Service, started: list[Started], timeout: float | None) -> No
         raise typer.Exit(code=TIMEOUT_EXIT) from None
     if any(r["status"] != "SUCCEEDED" for r in results):
         raise typer.Exit(code=MIGRATION_FAILED_EXIT)
+
+
+def _human_text_to_stderr(ctx: typer.Context) -> None:
+    """For `--output jsonl`: what `out` prints goes to stderr until the command ends."""
+    out.file = sys.stderr
+    ctx.call_on_close(partial(setattr, out, "file", None))
+
+
+def _print_json_line(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, default=str) + "\n")
+    sys.stdout.flush()
 
 
 def _detached(started: list[Started], why: str) -> None:
@@ -477,7 +521,9 @@ def _say_how_to_follow(started: list[Started], console: Any = None) -> None:
 def status_command(
     ctx: typer.Context,
     migration_id: Annotated[str | None, typer.Argument(help="One migration id.")] = None,
-    output: OutputOption = Output.TABLE,
+    output: Annotated[
+        StatusOutput, typer.Option("--output", "-o", help=f"table, json, or {JSONL_HELP}.")
+    ] = StatusOutput.TABLE,
     fleet: Annotated[
         str | None,
         typer.Option("--fleet", help="A fleet execution's name or ARN (`migrate --fleet`)."),
@@ -501,8 +547,11 @@ def status_command(
     template patch. The full error payload is in `--output json` (lastError).
     """
     if fleet is not None:
-        _fleet_status(ctx, fleet, output, stack_name)
+        _fleet_status(ctx, fleet, Output(output.value if output != "jsonl" else "json"), stack_name)
         return
+    jsonl = output == StatusOutput.JSONL
+    if jsonl:
+        _human_text_to_stderr(ctx)
     if migration_id is not None:
         _run(lambda: _checked_id(migration_id))
     service = _run(lambda: Service.connect(ClientFactory(ctx.obj), stack_name))
@@ -510,14 +559,17 @@ def status_command(
     if watch:
         running = [s for s in map(partial(_running, service), records) if s is not None]
         if running:
-            _wait(service, running, timeout)
+            _wait(service, running, timeout, jsonl)
             return
         if migration_id is None:
             out.print("No migration is running.")
             return
     if migration_id is None:
-        if output == Output.JSON:
+        if output == StatusOutput.JSON:
             _print_json([status_dict(r) for r in records])
+        elif jsonl:
+            for record in records:
+                _print_json_line(status_dict(record))
         else:
             out.print(status_table(records))
         return
@@ -534,12 +586,12 @@ def status_command(
             else from_journal(record.last_error)
         )
     is_running = execution is not None and execution["status"] == "RUNNING"
-    if output == Output.JSON:
+    if output != StatusOutput.TABLE:
         arn = str(execution["executionArn"]) if execution else ""
         body = status_dict(record, execution, console_url(arn))
         body["failure"] = failure.to_json_dict() if failure else None
         body["phase"] = phase(record).text() if is_running else None
-        _print_json(body)
+        _print_json_line(body) if jsonl else _print_json(body)
     else:
         out.print(
             status_detail(record, execution, failure, phase(record).text() if is_running else "")

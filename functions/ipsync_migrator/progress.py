@@ -3,6 +3,7 @@ change in a log; and the time windows of replays."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -114,12 +115,14 @@ def follow(
     poll_seconds: float = 1.0,
     timeout: float | None = None,
     clock: Callable[[], float] = time.monotonic,
+    jsonl: bool = False,
 ) -> list[dict[str, Any]]:
     """Poll until every execution ended; returns each one's final progress.
 
     On a terminal a live table shows each migration's phase and time left; elsewhere (a log,
     a pipe, CI) one line per change, and a line a minute while nothing changes. Failures end
-    with their failed state, error, one line and fix. Raises WaitTimedOut after `timeout` s.
+    with their failed state, error, one line and fix. With `jsonl`, each of those lines is a
+    JSON event instead (`event_of`). Raises WaitTimedOut after `timeout` s.
     """
     deadline = None if timeout is None else clock() + timeout
 
@@ -135,6 +138,20 @@ def follow(
         return True
 
     latest = poll()
+    if jsonl:
+        said_json: dict[str, str] = {}
+        quiet_json = clock()
+        _emit_changes(console, latest, said_json)
+        while waited():
+            latest = poll()
+            if _emit_changes(console, latest, said_json):
+                quiet_json = clock()
+            elif clock() - quiet_json >= HEARTBEAT_SECONDS:
+                for mid, item in latest.items():
+                    if not item["done"]:
+                        _emit(console, event_of(mid, item))
+                quiet_json = clock()
+        return list(latest.values())
     if console.is_terminal:
         with Live(_view(latest), console=console, refresh_per_second=4, transient=False) as live:
             while waited():
@@ -168,6 +185,43 @@ def _say_changes(console: Console, latest: dict[str, dict[str, Any]], said: dict
         if said.get(mid) != key:
             said[mid] = key
             console.print(_line(mid, item))
+            changed = True
+    return changed
+
+
+def event_of(mid: str, item: dict[str, Any]) -> dict[str, Any]:
+    """One `--output jsonl` event: where a migration is, and once it ended, how."""
+    now = _phase_of(item)
+    failure = item.get("failure")
+    return {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "migrationId": mid,
+        "executionArn": item.get("executionArn"),
+        "status": item["status"],
+        "state": item["state"],
+        "step": item["step"],
+        "phase": now.name or None,
+        "secondsLeft": now.seconds_left,
+        "etaSeconds": now.eta_seconds,
+        "done": item["done"],
+        "failure": failure.to_json_dict() if failure is not None else None,
+    }
+
+
+def _emit(console: Console, event: dict[str, Any]) -> None:
+    console.file.write(json.dumps(event) + "\n")
+    console.file.flush()
+
+
+def _emit_changes(
+    console: Console, latest: dict[str, dict[str, Any]], said: dict[str, str]
+) -> bool:
+    changed = False
+    for mid, item in latest.items():
+        key = f"{item['status']} {item['state']} {item['step']} {_phase_of(item).name}"
+        if said.get(mid) != key:
+            said[mid] = key
+            _emit(console, event_of(mid, item))
             changed = True
     return changed
 

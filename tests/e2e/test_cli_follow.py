@@ -175,3 +175,31 @@ def test_without_a_terminal_to_confirm_on_migrate_says_pass_yes_and_starts_nothi
     assert "error: There is no terminal to confirm on" in result.stderr
     assert "fix: Check the plans above, then pass --yes." in result.stderr
     assert service.latest_execution(shop.id) is None
+
+
+def test_wait_with_jsonl_is_an_event_stream_for_automation(
+    runtime: LocalRuntime, shop: Deployment
+) -> None:
+    # When a pipeline migrates with --wait --output jsonl
+    result = runner.invoke(
+        app, [*base(runtime), "migrate", shop.id, *FAST, "--yes", "--wait", "-o", "jsonl"]
+    )
+    listing = runner.invoke(app, [*base(runtime), "status", "-o", "jsonl"])
+
+    # Then stdout holds only JSON events: the start, each change, the end; people's text
+    # (the plan) is on stderr
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert events[0]["started"] is True and events[0]["migrationId"] == shop.id
+    changes = events[1:]
+    assert {e["migrationId"] for e in changes} == {shop.id}
+    assert "cut_over" in {e["state"] for e in changes} or "retired" in {e["state"] for e in changes}
+    assert (changes[-1]["status"], changes[-1]["done"], changes[-1]["failure"]) == (
+        "SUCCEEDED",
+        True,
+        None,
+    )
+    assert f"Plan for {shop.id}" in result.stderr
+    # and status -o jsonl is one migration a line
+    [record] = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert (record["migrationId"], record["state"]) == (shop.id, "retired")

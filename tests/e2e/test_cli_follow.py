@@ -203,3 +203,40 @@ def test_wait_with_jsonl_is_an_event_stream_for_automation(
     # and status -o jsonl is one migration a line
     [record] = [json.loads(line) for line in listing.stdout.splitlines()]
     assert (record["migrationId"], record["state"]) == (shop.id, "retired")
+
+
+def test_migrate_plan_applies_the_saved_plan_and_refuses_it_after_drift(
+    runtime: LocalRuntime, service: Service, shop: Deployment, tmp_path: Path
+) -> None:
+    saved = tmp_path / "shop.plan.json"
+    planned = runner.invoke(app, [*base(runtime), "plan", shop.id, "--out", str(saved)])
+    assert planned.exit_code == 0, planned.output
+
+    # Given someone changed the legacy group's health check since the plan was made
+    runtime.clients().client("elbv2").modify_target_group(
+        TargetGroupArn=shop.target_group_arn,
+        HealthCheckProtocol="HTTP",
+        HealthCheckPath="/healthz",
+        Matcher={"HttpCode": "200"},
+    )
+
+    # When the saved plan is applied
+    refused = runner.invoke(app, [*base(runtime), "migrate", "--plan", str(saved), *FAST, "--yes"])
+
+    # Then nothing starts, and the error names the difference
+    assert refused.exit_code == 2, refused.output
+    assert "error: The account changed since the plan in" in refused.stderr
+    assert 'healthCheck.path: planned "/", now "/healthz"' in refused.stderr
+    assert "fix: Review the new plan" in refused.stderr
+    assert service.latest_execution(shop.id) is None
+
+    # When the plan is made again and applied
+    again = runner.invoke(app, [*base(runtime), "plan", shop.id, "--out", str(saved)])
+    applied = runner.invoke(
+        app, [*base(runtime), "migrate", "--plan", str(saved), *FAST, "--yes", "--wait"]
+    )
+
+    # Then exactly that migration runs
+    assert again.exit_code == 0 and applied.exit_code == 0, applied.output
+    latest = service.latest_execution(shop.id)
+    assert latest is not None and latest["status"] == "SUCCEEDED"

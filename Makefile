@@ -53,8 +53,9 @@ validate: $(STAMP) $(SAM_STAMP)
 	$(BIN)/cfn-lint --regions $(VALIDATE_REGION) -- template.yaml
 	$(BIN)/cfn-lint --regions $(VALIDATE_REGION) -- member-role.yaml
 
-# No Docker and no python3.13 needed: every function and the layer use BuildMethod makefile
-# (functions/Makefile, layer/Makefile); pip fetches the layer's arm64 python3.13 wheels.
+# No Docker needed: every function and the layer use BuildMethod makefile (functions/Makefile,
+# layer/Makefile); pip fetches the layer's arm64 python3.13 wheels, and a python3.13 (PATH,
+# pyenv or LAMBDA_PYTHON) compiles the bytecode Lambda would otherwise compile at cold start.
 build: $(SAM_STAMP)
 	$(SAM_ENV) $(SAM) build --template template.yaml --build-dir $(BUILD_DIR)
 

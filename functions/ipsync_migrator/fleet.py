@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Annotated, Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic.alias_generators import to_pascal
 
 from ipsync_migrator.aws.identity import caller_arn
 from ipsync_migrator.clients import ClientFactory
@@ -33,6 +32,7 @@ from ipsync_migrator.errors import (
 )
 from ipsync_migrator.events import DetailType, Publisher
 from ipsync_migrator.journal import Journal, MigrationRecord, utc_now
+from ipsync_migrator.map_results import PascalShape, ResultWriterDetails
 from ipsync_migrator.models import (
     Deployment,
     DiscoveryReport,
@@ -47,8 +47,6 @@ from ipsync_migrator.models import (
 ACCOUNT_ID = r"^\d{12}$"
 REGION = r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$"
 ROLE_ARN = r"^arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
-#: A Standard execution's ARN (the fleet's `$$.Execution.Id`).
-EXECUTION_ARN = r"^arn:aws[\w-]*:states:[a-z0-9-]+:\d{12}:execution:[^:\s]+:[^:\s]+$"
 #: Step Functions execution names: at most 80 characters.
 EXECUTION_NAME_LENGTH = 80
 #: Step Functions' limit of an execution's input, as of every state's input and output:
@@ -393,6 +391,8 @@ class FleetDiscovery(Model):
 
 
 class _Items(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built at first use, as models.Model
+
     items: list[FleetItem]
 
 
@@ -559,33 +559,20 @@ def _skipped(deployment: Deployment, scope: dict[str, Any]) -> SkippedDeployment
 # --- the children's results (the ResultWriter's files) -----------------------------------
 
 
-class _Pascal(BaseModel):
-    """Step Functions' own shapes (PascalCase); fields it may add are ignored."""
-
-    model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, extra="ignore")
-
-
-class ResultWriterDetails(_Pascal):
-    """Where the ResultWriter put the manifest: the Map state's output `ResultWriterDetails`."""
-
-    bucket: str = Field(min_length=3, max_length=63)
-    key: str = Field(min_length=1, max_length=1024)
-
-
-class ResultFile(_Pascal):
+class ResultFile(PascalShape):
     key: str
     size: int | None = None
 
 
 class ResultFiles(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     succeeded: list[ResultFile] = Field(default_factory=list, alias="SUCCEEDED")
     failed: list[ResultFile] = Field(default_factory=list, alias="FAILED")
     pending: list[ResultFile] = Field(default_factory=list, alias="PENDING")
 
 
-class MapRunManifest(_Pascal):
+class MapRunManifest(PascalShape):
     """The ResultWriter's manifest.json (input-output-resultwriter.html: `ResultFiles` lists
     each status's files, each file a JSON array of child executions)."""
 
@@ -594,7 +581,7 @@ class MapRunManifest(_Pascal):
     result_files: ResultFiles = Field(default_factory=ResultFiles)
 
 
-class ChildExecution(_Pascal):
+class ChildExecution(PascalShape):
     """One child workflow execution in a result file; Input and Output are JSON strings."""
 
     execution_arn: str | None = None
@@ -606,6 +593,8 @@ class ChildExecution(_Pascal):
 
 
 class _ChildExecutions(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     executions: list[ChildExecution]
 
 

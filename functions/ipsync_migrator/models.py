@@ -11,10 +11,18 @@ from pydantic.alias_generators import to_camel
 
 
 class Model(BaseModel):
-    """Base: camelCase on the wire (JSON, events), snake_case in Python; immutable."""
+    """Base: camelCase on the wire (JSON, events), snake_case in Python; immutable.
+
+    A model's validator is built when the model is first used, not when its module is
+    imported (defer_build): a Lambda handler pays only for the models its step uses.
+    """
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid"
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        extra="forbid",
+        defer_build=True,
     )
 
     def to_json_dict(self) -> dict[str, Any]:

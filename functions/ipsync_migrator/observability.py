@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -16,11 +17,52 @@ from ipsync_migrator.errors import InvalidInputError, validation_problems
 
 SERVICE = "ipsync-migrator"
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace="IpsyncMigrator", service=SERVICE)
+#: The X-Ray trace header Lambda sets for each invocation under active tracing
+#: (docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html, _X_AMZN_TRACE_ID).
+TRACE_HEADER_ENV = "_X_AMZN_TRACE_ID"
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+@functools.cache
+def tracer() -> Tracer:
+    """Powertools' Tracer, built at the first traced invocation, never at import.
+
+    Building it imports the X-Ray SDK and patches botocore, which would otherwise be most of
+    a cold start beyond boto3 (docs/benchmarks.md). Boto3 clients made before still send
+    their subsegments: the patch is on botocore's client class.
+    """
+    return Tracer(service=SERVICE)
+
+
+def invocation_traced() -> bool:
+    """Whether X-Ray records this invocation: a trace header that did not decide `Sampled=0`.
+
+    An unsampled invocation sends no segment whatever the SDK does
+    (docs.aws.amazon.com/xray/latest/devguide/xray-concepts.html#xray-concepts-tracingheader),
+    and no header means tracing is off (not on Lambda, or no active tracing).
+    """
+    header = os.environ.get(TRACE_HEADER_ENV, "")
+    return bool(header) and "Sampled=0" not in header.split(";")
+
+
+def _traced_when_sampled(handler: Handler) -> Handler:
+    """The handler in Tracer's subsegment when the invocation is traced, bare otherwise."""
+
+    @functools.wraps(handler)
+    def wrapper(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        if not invocation_traced():
+            return handler(event, context)
+        return _captured(handler)(event, context)
+
+    return wrapper
+
+
+@functools.cache
+def _captured(handler: Handler) -> Handler:
+    return tracer().capture_lambda_handler(handler)  # type: ignore[no-any-return]
 
 
 def parse(model: type[M], event: Any) -> M:
@@ -61,7 +103,7 @@ def step_handler(step: str) -> Callable[[Handler], Handler]:
             logger.info("step completed", extra={"result": result})
             return result
 
-        traced = tracer.capture_lambda_handler(wrapper)
+        traced = _traced_when_sampled(wrapper)
         logged = logger.inject_lambda_context(traced, clear_state=True)
         return metrics.log_metrics(logged)  # type: ignore[no-any-return]
 

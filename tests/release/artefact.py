@@ -28,6 +28,8 @@ HOST_ARCHITECTURE = {"aarch64": "arm64", "arm64": "arm64", "x86_64": "x86_64"}.g
     platform.machine(), platform.machine()
 )
 RUNNER = Path(__file__).with_name("lambda_runner.py")
+#: lambda_runner.py's line on stderr before the imports it times.
+TIMED_MARKER = "-- timed imports --"
 
 
 class ArtefactError(AssertionError):
@@ -60,6 +62,50 @@ class BuiltFunction:
     def python_paths(self) -> list[Path]:
         """Lambda's order: the function's code, then each layer's ``python/``."""
         return [self.code, *(layer / "python" for layer in self.layers)]
+
+    def environment(self) -> dict[str, str]:
+        """The variables Lambda itself sets in a python3.13 execution environment, with this
+        function's code as the task root (docs.aws.amazon.com/lambda/latest/dg/
+        configuration-envvars.html#configuration-envvars-runtime). Libraries read them at
+        import: the X-Ray SDK and Powertools tell Lambda from elsewhere by them."""
+        return {
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+            "AWS_LAMBDA_FUNCTION_NAME": self.logical_id,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "LAMBDA_TASK_ROOT": str(self.code),
+        }
+
+    def size(self) -> int:
+        """Bytes unzipped: the function's code and its layers, as Lambda counts its
+        250 MB quota (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)."""
+        return sum(tree_size(part) for part in (self.code, *self.layers))
+
+
+def tree_size(directory: Path) -> int:
+    return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
+
+
+#: Issue 13: at most 15 MB unzipped per function, code and layers together.
+MAX_FUNCTION_BYTES = 15_000_000
+
+
+def size_problems(function: BuiltFunction) -> list[str]:
+    """A function over the size budget, or shipping a botocore (the runtime's own)."""
+    problems = []
+    size = function.size()
+    if size > MAX_FUNCTION_BYTES:
+        problems.append(
+            f"{function.logical_id}: {size:,} bytes unzipped with its layers, over "
+            f"{MAX_FUNCTION_BYTES:,}"
+        )
+    for site in function.python_paths:
+        shipped = [p.name for p in site.glob("botocore*") if p.name.split("-")[0] == "botocore"]
+        if shipped:
+            problems.append(f"{function.logical_id}: {site} ships {sorted(shipped)}")
+    return problems
 
 
 class BuiltArtefact:
@@ -210,10 +256,11 @@ class LambdaPython:
         request: dict[str, Any],
         env: dict[str, str] | None = None,
         timeout: float = 120,
+        flags: tuple[str, ...] = (),
     ) -> dict[str, Any]:
         """Run lambda_runner.py with ``paths`` first on sys.path, read-only as /var/task is."""
         completed = subprocess.run(
-            [str(self.python), "-I", "-B", str(RUNNER)],
+            [str(self.python), "-I", "-B", *flags, str(RUNNER)],
             input=json.dumps({"paths": [str(p) for p in paths], **request}),
             capture_output=True,
             text=True,
@@ -229,6 +276,51 @@ class LambdaPython:
         result: dict[str, Any] = json.loads(lines[-1])
         result["stderr"] = completed.stderr
         return result
+
+    def bytecode_problems(self, directory: Path) -> list[str]:
+        """What in ``directory`` is not bytecode this python3.13 loads as shipped: a .pyc of
+        another Python; in __pycache__, one of another cache tag, not in checked-hash mode or
+        whose source changed since; beside its source, a sourceless one."""
+        completed = subprocess.run(
+            [str(self.python), "-I", "-c", _BYTECODE_CHECK, str(directory)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        )
+        problems: list[str] = json.loads(completed.stdout)
+        return problems
+
+
+#: Runs in the python3.13 stand-in: its magic number and source hash are the runtime's.
+_BYTECODE_CHECK = """
+import importlib.util, json, sys
+from pathlib import Path
+
+CHECKED = 0b11  # PEP 552 flags: hash-based, check_source
+root = Path(sys.argv[1])
+problems = []
+for pyc in sorted(root.rglob("*.pyc")):
+    header = pyc.read_bytes()[:16]
+    where = str(pyc.relative_to(root))
+    if header[:4] != importlib.util.MAGIC_NUMBER:
+        problems.append(f"{where}: not python{sys.version_info[0]}.{sys.version_info[1]} bytecode")
+        continue
+    flags = int.from_bytes(header[4:8], "little")
+    if pyc.parent.name == "__pycache__":
+        source = pyc.parent.parent / (pyc.name.split(".")[0] + ".py")
+        if not pyc.name.endswith(f".{sys.implementation.cache_tag}.pyc"):
+            problems.append(f"{where}: not {sys.implementation.cache_tag}")
+        elif flags != CHECKED:
+            problems.append(f"{where}: not checked-hash (a zip's file times would stale it)")
+        elif not source.is_file():
+            problems.append(f"{where}: no source beside it")
+        elif header[8:16] != importlib.util.source_hash(source.read_bytes()):
+            problems.append(f"{where}: its source changed since it was compiled")
+    elif pyc.with_suffix(".py").exists():
+        problems.append(f"{where}: sourceless bytecode beside its source")
+print(json.dumps(problems))
+"""
 
 
 def compiled_distributions(layer: Path) -> list[tuple[str, str]]:

@@ -17,6 +17,7 @@ import pytest
 
 from tests.release.artefact import (
     ELF_MACHINES,
+    MAX_FUNCTION_BYTES,
     ROOT,
     RUNTIME_PROVIDED,
     BuiltArtefact,
@@ -24,6 +25,7 @@ from tests.release.artefact import (
     LambdaPython,
     elf_machine,
     import_problems,
+    size_problems,
 )
 from tests.release.conftest import lambda_paths
 
@@ -45,7 +47,9 @@ def import_run(
     python: LambdaPython, function: BuiltFunction, overlays: dict[Path, Path | None]
 ) -> list[str]:
     outcome = python.run(
-        lambda_paths(function.python_paths, overlays), {"imports": [function.handler]}
+        lambda_paths(function.python_paths, overlays),
+        {"imports": [function.handler]},
+        env=function.environment(),
     )
     return import_problems(outcome, function.code, python.directory)
 
@@ -75,6 +79,26 @@ def test_the_layer_ships_no_package_the_runtime_provides(artefact: BuiltArtefact
         assert {"aws_lambda_powertools", "pydantic", "pydantic_core", "aws_xray_sdk"} <= shipped
 
 
+def test_every_function_with_its_layers_fits_15_mb_and_ships_no_botocore(
+    artefact: BuiltArtefact,
+) -> None:
+    # Given each built function with its layers, as Lambda unzips them
+    # Then none is over 15 MB, and none brings a botocore of its own
+    problems = {f.logical_id: size_problems(f) for f in artefact.functions}
+    assert {name: p for name, p in problems.items() if p} == {}
+
+
+def test_the_layer_ships_python313_bytecode_in_place_of_its_sources(
+    artefact: BuiltArtefact, lambda_python: LambdaPython
+) -> None:
+    for layer in artefact.layer_dirs().values():
+        site = layer / "python"
+        # Given each built layer / Then it holds no source, bytecode python3.13 loads instead
+        assert not sorted(site.rglob("*.py")), f"{layer} ships sources"
+        assert (site / "pydantic" / "main.pyc").is_file()
+        assert lambda_python.bytecode_problems(site) == []
+
+
 def test_layer_binaries_are_built_for_the_functions_architecture_and_python(
     artefact: BuiltArtefact,
 ) -> None:
@@ -98,7 +122,6 @@ def test_functions_ship_the_package_without_the_cli_or_the_emulator(
         for part in CLI_ONLY:
             assert not (shipped / part).exists(), f"{function.logical_id} ships {part}"
         assert not list(function.code.glob("tests")), function.logical_id
-        assert not list(shipped.rglob("__pycache__")), function.logical_id
         # and every file it ships is today's source (a stale build fails here: `make build`)
         for file in shipped.rglob("*.py"):
             source = SOURCE / file.relative_to(shipped)
@@ -106,6 +129,22 @@ def test_functions_ship_the_package_without_the_cli_or_the_emulator(
                 f"{function.logical_id}: {file.relative_to(function.code)} differs from the "
                 "source; run `make build`"
             )
+
+
+def test_functions_ship_checked_bytecode_of_every_module(
+    artefact: BuiltArtefact, lambda_python: LambdaPython
+) -> None:
+    for function in artefact.functions:
+        shipped = function.code / "ipsync_migrator"
+        # Given each built function / Then each module has its python3.13 bytecode beside it,
+        # checked against its source (the source stays, for tracebacks)
+        modules = {f.relative_to(shipped).with_suffix("") for f in shipped.rglob("*.py")}
+        compiled = {
+            f.parent.parent.relative_to(shipped) / f.name.split(".")[0]
+            for f in shipped.rglob("__pycache__/*.pyc")
+        }
+        assert modules == compiled, f"{function.logical_id}: {modules ^ compiled}"
+        assert lambda_python.bytecode_problems(function.code) == [], function.logical_id
 
 
 def test_layer_requirements_keep_pyprojects_ranges() -> None:
@@ -193,6 +232,61 @@ def test_a_layer_shipping_botocore_fails_the_import_check(broken: BrokenCopy) ->
     # When it is imported / Then the check reports the shadowed runtime package
     problems = broken.import_problems()
     assert any(p.startswith("botocore imported from") for p in problems), problems
+
+
+def test_a_function_over_15_mb_or_with_a_botocore_fails_the_size_check(
+    broken: BrokenCopy,
+) -> None:
+    # Given a copy of a function within the budget
+    assert size_problems(broken.function) == []
+    # When its layer grows past 15 MB and its code brings a botocore
+    spare = MAX_FUNCTION_BYTES - broken.function.size() + 1
+    (broken.layer / "padding.bin").write_bytes(b"\0" * spare)
+    site = next((broken.python.directory / "lib").glob("python3.13/site-packages"))
+    shutil.copytree(site / "botocore", broken.function.code / "botocore")
+    # Then the check reports both
+    problems = size_problems(broken.function)
+    assert len(problems) == 2, problems
+    assert "over 15,000,000" in problems[0] and "ships ['botocore']" in problems[1], problems
+
+
+def test_stale_or_foreign_bytecode_fails_the_bytecode_check(broken: BrokenCopy) -> None:
+    # Given a copy whose module changed after it was compiled, and a .pyc of another Python
+    models = broken.function.code / "ipsync_migrator" / "models.py"
+    models.write_text(models.read_text() + "\n# edited after the build\n")
+    foreign = broken.layer / "typing_extensions.pyc"
+    foreign.write_bytes(b"\x00\x00\r\n" + foreign.read_bytes()[4:])
+    # When its bytecode is checked / Then both are reported
+    assert broken.python.bytecode_problems(broken.function.code) == [
+        "ipsync_migrator/__pycache__/models.cpython-313.pyc: its source changed since it was "
+        "compiled"
+    ]
+    assert broken.python.bytecode_problems(broken.layer) == [
+        "typing_extensions.pyc: not python3.13 bytecode"
+    ]
+
+
+def test_x_ray_is_imported_only_for_a_traced_invocation(broken: BrokenCopy) -> None:
+    # Given a built function invoked as Lambda does under active tracing (the segments go to
+    # an absent daemon over UDP); the event is invalid, so no AWS call is made
+    function = broken.function
+    root = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8"
+    outcomes = {}
+    for sampled in ("0", "1"):
+        outcomes[sampled] = broken.python.run(
+            lambda_paths(function.python_paths, broken.overlays),
+            {"invoke": {"handler": function.handler, "event": {}, "functionName": "f"}},
+            env={
+                **function.environment(),
+                "_X_AMZN_TRACE_ID": f"{root};Sampled={sampled}",
+                "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+            },
+        )
+    # Then both fail the same way, and only the sampled one loaded the layer's X-Ray SDK
+    assert {o["errorType"] for o in outcomes.values()} == {"InvalidInputError"}, outcomes
+    assert outcomes["0"]["origins"]["aws_xray_sdk"] is None
+    xray = outcomes["1"]["origins"]["aws_xray_sdk"]
+    assert xray and Path(xray).is_relative_to(function.layers[0]), xray
 
 
 def test_a_function_missing_a_module_fails_the_import_check(broken: BrokenCopy) -> None:

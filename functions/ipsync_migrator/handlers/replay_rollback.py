@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ipsync_migrator.handlers.requests import MigrationEventDetail
+from ipsync_migrator.handlers.requests import EventBridgeEvent, MigrationEventDetail
 from ipsync_migrator.handlers.runtime import migration_context
 from ipsync_migrator.observability import logger, parse, step_handler
 from ipsync_migrator.steps.replay import ROLLBACK_BY_REPLAY, rollback_replayed
 
 
-class ReplayedMigrationEvent(EventBridgeModel):
+class ReplayedMigrationEvent(EventBridgeEvent):
     detail: MigrationEventDetail  # type: ignore[assignment]
 
 

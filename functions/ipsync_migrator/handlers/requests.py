@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ipsync_migrator.fleet import EXECUTION_ARN, ResultWriterDetails
+from ipsync_migrator.map_results import EXECUTION_ARN, ResultWriterDetails
 from ipsync_migrator.models import MigrationOptions, Model, Target
 
 MIGRATION_ID = r"^[A-Za-z0-9_-]{1,80}$"
@@ -74,6 +75,27 @@ class MigrationEventDetail(Model):
 
     migration_id: str = Field(pattern=MIGRATION_ID)
     owner: str = ""
+
+
+class EventBridgeEvent(BaseModel):
+    """An EventBridge event as a Lambda target gets it (docs.aws.amazon.com/eventbridge/latest/
+    ref/overiew-event-structure.html): the fields and types of Powertools' EventBridgeModel,
+    without importing its parser's every event model (a cold-start cost, docs/benchmarks.md).
+    Fields EventBridge may add, such as a replay's `ingestion-time`, are ignored."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", defer_build=True)
+
+    version: str
+    id: str
+    source: str
+    account: str
+    time: datetime
+    region: str
+    resources: list[str]
+    detail_type: str = Field(alias="detail-type")
+    detail: dict[str, Any] | BaseModel
+    #: Set by EventBridge on every replayed event, absent from live ones.
+    replay_name: str | None = Field(default=None, alias="replay-name")
 
 
 class FleetDiscoverRequest(Model):

@@ -58,11 +58,14 @@ PAGED_LISTS = {
 PER_DEPLOYMENT = (
     "lambda:ListTags",
     "lambda:GetFunctionConcurrency",
-    "events:ListRuleNamesByTarget",
-    "events:DescribeRule",
+    "events:ListTargetsByRule",
     "elbv2:DescribeTargetGroupAttributes",
+    "elbv2:DescribeTargetHealth",
     "elbv2:DescribeTags",
 )
+#: Public variants among the legacy deployments (i % KIND_CYCLE): parameters in the schedule
+#: target's Input with camelCase names, the ALB named by its name, or by its ARN suffix.
+INPUT_AT, BY_NAME_AT, BY_SUFFIX_AT = 3, 5, 9
 DECOY_VARIABLES = ("ALB_DNS_NAME", "NLB_TG_ARN", "TARGET_FQDN", "ELB_TG_ARN")
 
 
@@ -208,7 +211,16 @@ def seed(clients: ClientFactory, scale: Scale) -> None:
     )
     _seed_other_groups(b, elb, vpc, albs, nlbs, scale)
     legacy_groups = _run(
-        [lambda i=i: _legacy_group(b, vpc, nlbs, i, account, scale) for i in range(scale.legacy)]
+        [lambda i=i: _legacy_group(b, vpc, i, account) for i in range(scale.legacy)]
+    )
+    # Listeners only once every group exists: moto's CreateListener iterates the backend's
+    # target groups unlocked, so a group created meanwhile fails it (HTTP 500).
+    _run(
+        [
+            lambda i=i: _legacy_listener(b, nlbs, legacy_groups[i], i, scale)
+            for i in range(scale.legacy)
+            if _kind(i) != Verdict.ORPHANED
+        ]
     )
     functions: list[Callable[[], Any]] = [
         lambda i=i: _legacy_function(b, albs, legacy_groups[i], i) for i in range(scale.legacy)
@@ -254,21 +266,38 @@ def _seed_other_groups(
     _run([lambda k=k: instance_group(k) for k in range(others - alb_type)])
 
 
-def _legacy_group(
-    b: EstateBuilder, vpc: Vpc, nlbs: list[LoadBalancer], i: int, account: str, scale: Scale
-) -> str:
-    """The legacy IP group of deployment `i`, behind an NLB listener (or a deleted one's ARN)."""
+def _legacy_group(b: EstateBuilder, vpc: Vpc, i: int, account: str) -> str:
+    """The legacy IP group of deployment `i` (or a deleted one's ARN)."""
     if _kind(i) == Verdict.ORPHANED:
         return f"arn:aws:elasticloadbalancing:{REGION}:{account}:targetgroup/gone-{i:04d}/0f0f0f0f"
-    arn = b.ip_target_group(f"legacy-{i:04d}-tg", vpc, port=80)
+    return b.ip_target_group(f"legacy-{i:04d}-tg", vpc, port=80)
+
+
+def _legacy_listener(
+    b: EstateBuilder, nlbs: list[LoadBalancer], group_arn: str, i: int, scale: Scale
+) -> None:
+    """The NLB listener forwarding to deployment `i`'s legacy group."""
     protocol = "TLS" if i % KIND_CYCLE == TLS_LISTENER_AT else "TCP"
-    b.listener(nlbs[i % scale.nlbs], 10000 + i // scale.nlbs, arn, protocol=protocol)
-    return arn
+    b.listener(nlbs[i % scale.nlbs], 10000 + i // scale.nlbs, group_arn, protocol=protocol)
 
 
 def _legacy_function(b: EstateBuilder, albs: list[LoadBalancer], group_arn: str, i: int) -> str:
+    alb = albs[i % len(albs)]
+    if i % KIND_CYCLE == INPUT_AT:
+        arn = b.function(f"legacy-ipsync-{i:04d}", {"logLevel": "INFO"}, handler="index.main")
+        params = {"albDnsName": alb.dns_name, "nlbTargetGroupArn": group_arn, "targetPort": 80}
+        b.schedule(
+            f"legacy-ipsync-{i:04d}-every-minute", arn, "cron(* * * * ? *)", target_input=params
+        )
+        return arn
+    if i % KIND_CYCLE in (BY_NAME_AT, BY_SUFFIX_AT):
+        name = alb.name if i % KIND_CYCLE == BY_NAME_AT else alb.arn.split(":loadbalancer/")[1]
+        env = {"ALB_NAME": name, "NLB_TG_ARN": group_arn, "ALB_LISTENER": "80", "S3_BUCKET": "s"}
+        arn = b.function(f"legacy-ipsync-{i:04d}", env, handler="sync.main", runtime="python2.7")
+        b.schedule(f"legacy-ipsync-{i:04d}-schedule", arn, "rate(1 minute)")
+        return arn
     variant = VARIANTS[i % len(VARIANTS)]
-    dns_name = albs[i % len(albs)].dns_name
+    dns_name = alb.dns_name
     if i % KIND_CYCLE == ALB_ELSEWHERE_AT:
         dns_name = f"gone-{i:04d}-1234567890.eu-west-1.elb.amazonaws.com"
     elif i % 4 == 1:
@@ -431,14 +460,18 @@ def interpretation(small: Result, large: Result) -> list[str]:
         f"({large.pages_on_aws('lambda:ListFunctions')} `ListFunctions` pages for "
         f"{g.functions} functions). Ordinary functions cost nothing beyond their share of a "
         "page.",
-        "- Everything else is per legacy deployment (function tags, reserved concurrency, "
-        "schedule rule lookup and description, target group attributes, listener tags: "
+        "- Schedule rules are listed once (`ListRules`), then one `ListTargetsByRule` per "
+        "schedule rule (the legacy functions' and the ordinary functions' own): parameters may "
+        "be in a target's Input. Everything else is per legacy deployment (function tags, "
+        "reserved concurrency, the IP group's targets, target group attributes, tags: "
         f"{per_legacy:.1f} calls per deployment on average, orphans need fewer) or per load "
         f"balancer involved (listeners and attributes, read once each and cached: "
         f"{involved_lbs} load balancers here).",
-        f"- `DescribeTargetHealth` is one call per `alb`-type target group in the account "
-        f"({large.calls['elbv2:DescribeTargetHealth']} here), whether or not it concerns a "
-        "legacy ALB: it grows with the estate's alb groups, not with the deployments.",
+        f"- `DescribeTargetHealth` is one call per legacy IP group and one per `alb`-type "
+        f"target group in the account ({large.calls['elbv2:DescribeTargetHealth']} here): it "
+        "grows with the deployments and the estate's alb groups. The ALBs' ENIs are one "
+        "`DescribeNetworkInterfaces` list, the functions' Errors and Throttles one "
+        "`GetMetricData` per 250 legacy functions.",
         f"- Wall time (median {statistics.median(large.seconds):.1f} s for "
         f"{large.total_calls} calls) is the emulator's per-request cost on this machine; "
         "against AWS, network latency per call and ELB API throttling dominate instead, so "
@@ -470,7 +503,9 @@ def render_docs(small: Result, large: Result, repeat: int) -> str:
         "botocore sends, retries included).",
         f"- The estate: one legacy deployment in {KIND_CYCLE} is orphaned (its target group is "
         "gone), two are blocked (a TLS listener on the NLB; an ALB in another region), the rest "
-        "are migratable; variants v1, v2 and hostname in turn; each legacy function has an "
+        "are migratable; variants v1, v2 and hostname in turn, and in each cycle one with its "
+        "parameters in the schedule target's Input (camelCase, cron), one naming its ALB by "
+        "name and one by its ARN suffix (python2.7); each legacy function has an "
         "EventBridge schedule. One ordinary function in 10 is a decoy with one legacy-looking "
         "variable, one in 20 has a schedule of its own. Half the load balancers are ALBs, half "
         "NLBs; besides the legacy IP groups there are instance groups (half behind ALB "
@@ -490,6 +525,15 @@ def render_docs(small: Result, large: Result, repeat: int) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def with_other_sections(discovery: str) -> str:
+    """The docs with this section replaced and the other benchmarks' sections kept."""
+    current = DOCS.read_text() if DOCS.exists() else ""
+    start = current.find("## Discovery at scale")
+    end = current.find("\n## ", start + 1) if start >= 0 else -1
+    rest = current[end + 1 :] if end >= 0 else ""
+    return discovery.rstrip("\n") + "\n" + ("\n" + rest if rest else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -522,7 +566,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{r.scale.label}: API calls differ between repeats" for r in results if not r.stable
     ]
     if args.write_docs:
-        DOCS.write_text(render_docs(small_result, large_result, max(args.repeat, 1)))
+        DOCS.write_text(
+            with_other_sections(render_docs(small_result, large_result, max(args.repeat, 1)))
+        )
         print(f"\nWrote {DOCS}")
     for problem in problems:
         print(f"SANITY CHECK FAILED: {problem}", file=sys.stderr)

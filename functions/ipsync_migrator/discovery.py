@@ -154,8 +154,8 @@ def discover(
         facts = resolver.resolve(candidates)
         metrics = function_metrics(clients, {f.function.name for f in facts})
         facts = [replace(f, metrics=metrics.get(f.function.name)) for f in facts]
-        deployments = _with_siblings([build_deployment(f) for f in facts])
-        deployments = [resolver.migrated_by_tags(d) for d in deployments]
+        deployments = [resolver.migrated_by_tags(build_deployment(f)) for f in facts]
+        deployments = _with_siblings(deployments)
     deployments = _with_journal(deployments, journaled, target_group_arn)
     deployments.sort(key=lambda d: (d.verdict != Verdict.MIGRATABLE, d.id))
     return DiscoveryReport(account=account, region=clients.region, deployments=deployments)
@@ -595,10 +595,11 @@ def _with_siblings(deployments: list[Deployment]) -> list[Deployment]:
     result = []
     for deployment in deployments:
         others = [d for d in by_function[deployment.function.arn] if d.id != deployment.id]
-        if not others:
+        if not others or deployment.verdict == Verdict.MIGRATED:
             result.append(deployment)
             continue
-        stuck = [d for d in others if d.verdict != Verdict.MIGRATABLE]
+        # A sibling already migrated no longer needs the function; any other verdict does.
+        stuck = [d for d in others if d.verdict not in (Verdict.MIGRATABLE, Verdict.MIGRATED)]
         names = ", ".join(f"{d.id} ({d.verdict.value})" for d in others)
         finding = Finding(
             code=FindingCode.FUNCTION_SHARED,

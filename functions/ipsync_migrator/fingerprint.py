@@ -225,6 +225,26 @@ def fingerprint(
     return found.for_group(groups[0])
 
 
+def still_syncs(
+    configuration: Mapping[str, Any],
+    rule_targets: Iterable[Mapping[str, Any]],
+    target_group_arn: str,
+) -> bool:
+    """Does the function (its configuration now, and its schedule rules' targets now) still
+    have the fingerprint of the sync of `target_group_arn`? For the re-check before a delete:
+    it reads the Input too, and any of the function's groups."""
+    targets = list(rule_targets)
+    inputs = [i for t in targets if (i := parse_input(t.get("Input"))) is not None]
+    found = fingerprint(
+        configuration.get("Environment", {}).get("Variables", {}),
+        configuration.get("Description", ""),
+        configuration.get("Handler", ""),
+        inputs=inputs,
+        scheduled=bool(targets),
+    )
+    return found is not None and found.syncs(target_group_arn)
+
+
 def parse_input(text: str | None) -> dict[str, Any] | None:
     """A schedule target's `Input` as an object, or None (absent, not JSON, not an object)."""
     if not text:

@@ -13,6 +13,7 @@ from ipsync_migrator.fingerprint import (
     normalize_dns_name,
     normalize_key,
     parse_input,
+    still_syncs,
 )
 from ipsync_migrator.models import Variant
 
@@ -265,3 +266,21 @@ def test_an_rds_sync_names_no_alb() -> None:
     }
     found = fingerprint(env, scheduled=True)
     assert found is not None and found.alb_reference is None
+
+
+def test_the_recheck_before_a_delete_reads_the_input_and_every_group() -> None:
+    # Given a function whose parameters are in its schedule target's Input, and one feeding
+    # two groups
+    target = {
+        "Id": "register",
+        "Input": json.dumps({"albName": "web", "nlbTargetGroupArn": TG, "targetPort": 80}),
+    }
+    in_input = {"Environment": {"Variables": {"logLevel": "INFO"}}, "Handler": "index.main"}
+    two_groups = {"Environment": {"Variables": {**V1_ENV, "NLB_TG_ARN": f"{TG},{TG2}"}}}
+
+    # Then each still syncs its groups; a function reused for something else does not
+    assert still_syncs(in_input, [target], TG)
+    assert not still_syncs(in_input, [], TG)
+    assert still_syncs(two_groups, [], TG2) and still_syncs(two_groups, [], TG)
+    reused = {"Environment": {"Variables": {"PURPOSE": "reused"}}}
+    assert not still_syncs(reused, [target, {"Id": "x"}], TG2)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.discovery import discover
 from ipsync_migrator.local.demo_estate import DemoEstate
+from ipsync_migrator.local.realism import Realism
+from ipsync_migrator.local.variants import VariantEstate, seed_variants
 from ipsync_migrator.models import DiscoveryReport, FindingCode, Verdict
 from ipsync_migrator.planning import plan_migration
 from ipsync_migrator.reporting import build_report
@@ -113,3 +117,31 @@ def test_a_rolled_back_migration_is_migratable_again(
         [found] = only(report, mid)
         assert found.verdict == Verdict.MIGRATABLE, found.findings
         assert found.migration is None
+
+
+@pytest.fixture
+def variants(aws: ClientFactory, realism: Realism) -> VariantEstate:
+    return seed_variants(aws)
+
+
+def test_every_migratable_variant_migrates_and_then_reads_migrated(
+    aws: ClientFactory, ctx: StepContext, variants: VariantEstate
+) -> None:
+    # Given every public variant (Input parameters, ALB by name, ARN, suffix, ENIs, two
+    # groups of one function, a broken sync)
+    before = discover(aws)
+    migratable = [d for d in before.deployments if d.verdict == Verdict.MIGRATABLE]
+    assert len(migratable) == 9
+
+    # When each is migrated to retirement (the two groups of one function one after the other)
+    for deployment in sorted(migratable, key=lambda d: d.target_group_name):
+        migrate(ctx, deployment.target_group_arn)
+
+    # Then each forwards through its alb group, and discovery reads each as migrated, retired
+    after = discover(aws, journal=ctx.journal)
+    states = {
+        d.id: (d.verdict, d.migration.state if d.migration else None) for d in after.deployments
+    }
+    assert {states[d.id] for d in migratable} == {(Verdict.MIGRATED, "retired")}
+    [possible] = [d for d in after.deployments if d.target_group_arn == variants.possible_tg]
+    assert possible.verdict == Verdict.POSSIBLE

@@ -72,6 +72,7 @@ bench: $(STAMP) build
 # everything deleted (README "Acceptance run": cost, time). `make test` runs the same suite
 # on the local runtime.
 .PHONY: acceptance
+	$(BIN)/python -m bench.migration
 acceptance: $(STAMP) $(SAM_STAMP) build
 	IPSYNC_ACCEPTANCE_ENDPOINT=aws \
 	IPSYNC_ACCEPTANCE_ACCOUNT='$(or $(ACCOUNT),$(IPSYNC_ACCEPTANCE_ACCOUNT))' \

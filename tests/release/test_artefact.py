@@ -38,7 +38,6 @@ CLI_ONLY = (
     "progress.py",
     "render.py",
     "render_fleet.py",
-    "reporting.py",
     "aws/service.py",
 )
 

@@ -83,7 +83,8 @@ def test_migrate_again_with_wait_re_attaches_and_finalize_twice_says_so(
     runtime: LocalRuntime, service: Service, shop: Deployment
 ) -> None:
     # Given a migration started without --wait, its bake still running
-    slow = [*FAST[:2], "--bake-seconds", "4", "--drain-seconds", "0", *FAST[6:]]
+    # (long enough that the second migrate, discovery and all, starts within it)
+    slow = [*FAST[:2], "--bake-seconds", "12", "--drain-seconds", "0", *FAST[6:]]
     started = runner.invoke(app, [*base(runtime), "migrate", shop.id, *slow, "--yes"])
     assert started.exit_code == 0, started.output
     assert f"follow it: ipsync-migrator status {shop.id} --watch" in started.stdout
@@ -96,7 +97,7 @@ def test_migrate_again_with_wait_re_attaches_and_finalize_twice_says_so(
     # change, with the phase), and exits 0 for the success
     assert again.exit_code == 0, again.output
     assert f"{shop.id}: already cut_over, running: arn:aws:states:" in again.stdout
-    assert "bake" in again.stdout and "SUCCEEDED retired" in again.stdout
+    assert " left" in again.stdout and "SUCCEEDED retired" in again.stdout
 
     # and status --watch of the finished migration exits with its outcome at once
     watched = runner.invoke(app, [*base(runtime), "status", shop.id, "--watch"])
@@ -203,3 +204,40 @@ def test_wait_with_jsonl_is_an_event_stream_for_automation(
     # and status -o jsonl is one migration a line
     [record] = [json.loads(line) for line in listing.stdout.splitlines()]
     assert (record["migrationId"], record["state"]) == (shop.id, "retired")
+
+
+def test_migrate_plan_applies_the_saved_plan_and_refuses_it_after_drift(
+    runtime: LocalRuntime, service: Service, shop: Deployment, tmp_path: Path
+) -> None:
+    saved = tmp_path / "shop.plan.json"
+    planned = runner.invoke(app, [*base(runtime), "plan", shop.id, "--out", str(saved)])
+    assert planned.exit_code == 0, planned.output
+
+    # Given someone changed the legacy group's health check since the plan was made
+    runtime.clients().client("elbv2").modify_target_group(
+        TargetGroupArn=shop.target_group_arn,
+        HealthCheckProtocol="HTTP",
+        HealthCheckPath="/healthz",
+        Matcher={"HttpCode": "200"},
+    )
+
+    # When the saved plan is applied
+    refused = runner.invoke(app, [*base(runtime), "migrate", "--plan", str(saved), *FAST, "--yes"])
+
+    # Then nothing starts, and the error names the difference
+    assert refused.exit_code == 2, refused.output
+    assert "error: The account changed since the plan in" in refused.stderr
+    assert 'healthCheck.path: planned "/", now "/healthz"' in refused.stderr
+    assert "fix: Review the new plan" in refused.stderr
+    assert service.latest_execution(shop.id) is None
+
+    # When the plan is made again and applied
+    again = runner.invoke(app, [*base(runtime), "plan", shop.id, "--out", str(saved)])
+    applied = runner.invoke(
+        app, [*base(runtime), "migrate", "--plan", str(saved), *FAST, "--yes", "--wait"]
+    )
+
+    # Then exactly that migration runs
+    assert again.exit_code == 0 and applied.exit_code == 0, applied.output
+    latest = service.latest_execution(shop.id)
+    assert latest is not None and latest["status"] == "SUCCEEDED"

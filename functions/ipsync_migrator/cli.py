@@ -218,6 +218,17 @@ def plan_command(
     reference: Annotated[
         str, typer.Argument(help="Deployment id, legacy target group ARN or function name.")
     ],
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Also write the plan to this file, for `migrate --plan FILE`."),
+    ] = None,
+    patch_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--patch-dir",
+            help="Also write the CloudFormation and Terraform patches to this directory.",
+        ),
+    ] = None,
     output: OutputOption = Output.TABLE,
     stack_name: StackOption = DEFAULT_STACK_NAME,
 ) -> None:
@@ -233,6 +244,90 @@ def plan_command(
         _print_json(plan.to_json_dict())
     else:
         out.print(plan_view(plan))
+    if out_file is not None:
+        _run(lambda: _write(out_file, json.dumps(_saved_plan(plan), indent=2) + "\n"))
+        err.print(plain(f"plan written to {out_file}: apply it with `migrate --plan {out_file}`"))
+    for kind, name in (("cloudformation", "cloudformation.yaml"), ("terraform", "terraform.tf")):
+        if patch_dir is not None and plan.template_patches.get(kind):
+            _run(partial(_write, patch_dir / name, plan.template_patches[kind]))
+            err.print(plain(f"{kind} patch written to {patch_dir / name}"))
+
+
+#: What `plan --out` writes: the plan, and the version of this file's layout.
+PLAN_FILE_FORMAT = "ipsync-migrator-plan/1"
+
+
+def _saved_plan(plan: Any) -> dict[str, Any]:
+    return {"format": PLAN_FILE_FORMAT, "plan": plan.to_json_dict()}
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"Cannot write {path}: {exc.strerror or exc}.", "Pass a path you can write to."
+        ) from None
+
+
+def _read_plan(path: Path) -> dict[str, Any]:
+    """The plan `plan --out` wrote to `path`."""
+    fix = "Write one with `ipsync-migrator plan ID --out FILE`."
+    try:
+        saved = json.loads(path.read_text())
+    except OSError as exc:
+        raise InvalidInputError(f"Cannot read {path}: {exc.strerror or exc}.", fix) from None
+    except (ValueError, RecursionError):
+        raise InvalidInputError(f"{path} is not JSON.", fix) from None
+    if not isinstance(saved, dict) or saved.get("format") != PLAN_FILE_FORMAT:
+        raise InvalidInputError(f"{path} is not a plan file of `plan --out`.", fix)
+    plan = saved.get("plan")
+    if not isinstance(plan, dict) or not isinstance(plan.get("deploymentId"), str):
+        raise InvalidInputError(f"{path} holds no plan of a deployment.", fix)
+    _checked_reference(plan["deploymentId"])
+    return plan
+
+
+def plan_differences(planned: Any, now: Any, path: str = "") -> list[str]:
+    """What differs between a saved plan and the plan of the account as it is now, as
+    `field.path: planned X, now Y` (lists of the same length compared item by item)."""
+    if isinstance(planned, dict) and isinstance(now, dict):
+        return [
+            difference
+            for key in sorted(set(planned) | set(now))
+            for difference in plan_differences(
+                planned.get(key), now.get(key), f"{path}.{key}" if path else key
+            )
+        ]
+    if isinstance(planned, list) and isinstance(now, list) and len(planned) == len(now):
+        return [
+            difference
+            for index, (old, new) in enumerate(zip(planned, now, strict=True))
+            for difference in plan_differences(old, new, f"{path}[{index + 1}]")
+        ]
+    if planned != now:
+        return [f"{path}: planned {_brief(planned)}, now {_brief(now)}"]
+    return []
+
+
+def _brief(value: Any) -> str:
+    text = json.dumps(value, separators=(",", ":"), default=str)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _check_plan(planned: dict[str, Any], now: dict[str, Any], path: Path) -> None:
+    differences = plan_differences(planned, now)
+    if differences:
+        shown = "; ".join(differences[:3]) + (
+            f"; and {len(differences) - 3} more" if len(differences) > 3 else ""
+        )
+        raise InvalidInputError(
+            f"The account changed since the plan in {path} was made, so nothing was started: "
+            f"{shown}.",
+            f"Review the new plan (`ipsync-migrator plan {planned['deploymentId']} --out "
+            f"{path}`), then run `migrate --plan {path}` again.",
+        )
 
 
 StackOption = Annotated[
@@ -247,6 +342,14 @@ def migrate_command(
         list[str] | None, typer.Argument(help="Deployment ids (or target group ARNs, names).")
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every migratable deployment.")] = False,
+    plan_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            help="Apply exactly the plan `plan ID --out FILE` wrote: refused, naming the "
+            "difference, if the account changed since.",
+        ),
+    ] = None,
     strategy: Annotated[Strategy, typer.Option(help="How the new group proves itself.")] = (
         Strategy.PROBE
     ),
@@ -355,6 +458,12 @@ def migrate_command(
             _fail("Pass either --fleet FILE or deployments (or --all), not both.", "")
         _migrate_fleet(ctx, fleet, yes, wait, stack_name)
         return
+    saved_plan = None
+    if plan_file is not None:
+        if references or all_:
+            _fail("Pass either --plan FILE or deployments (or --all), not both.", "")
+        saved_plan = _run(lambda: _read_plan(plan_file))
+        references = [saved_plan["deploymentId"]]
     if not references and not all_:
         _fail("Name the deployments to migrate, or pass --all.", "Ids come from `discover`.")
     for reference in references or []:
@@ -385,6 +494,9 @@ def migrate_command(
     service = _run(lambda: Service.connect(clients, stack_name))
     report = _run(lambda: _discover(clients, Output.TABLE))
     chosen = _run(lambda: _choose(report, references or [], all_))
+    if saved_plan is not None and plan_file is not None:
+        now = plan_migration(chosen[0]).to_json_dict()
+        _run(partial(_check_plan, saved_plan, now, plan_file))
     # A migrated deployment reads as unused to discovery: the journal says what happened.
     journal = {r.migration_id: r for r in _run(service.records)}
     done = {

@@ -186,3 +186,60 @@ def test_global_options_are_moved_before_the_command_and_nothing_else() -> None:
         "status",
     ]
     assert hoist_global_options(["plan", "--", "--region"], commands) == ["plan", "--", "--region"]
+
+
+def test_plan_out_and_patch_dir_write_files_migrate_reads_back(
+    aws: ClientFactory, demo: DemoEstate, tmp_path: Path
+) -> None:
+    from samtranslator.yaml_helper import yaml_parse
+
+    saved, patches = tmp_path / "plan.json", tmp_path / "patches"
+
+    result = runner.invoke(
+        app, ["plan", demo.api_tg, "--out", str(saved), "--patch-dir", str(patches)]
+    )
+
+    assert result.exit_code == 0, result.output
+    body = json.loads(saved.read_text())
+    assert body["format"] == "ipsync-migrator-plan/1"
+    assert body["plan"]["targetGroupArn"] == demo.api_tg
+    assert isinstance(yaml_parse((patches / "cloudformation.yaml").read_text()), dict)
+    assert 'resource "aws_lb_target_group"' in (patches / "terraform.tf").read_text()
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [("{", "is not JSON"), ('{"plan": {}}', "is not a plan file"), ("[]", "is not a plan file")],
+)
+def test_migrate_refuses_a_file_that_is_no_plan(
+    tmp_path: Path, content: str, expected: str
+) -> None:
+    saved = tmp_path / "plan.json"
+    saved.write_text(content)
+
+    result = runner.invoke(app, [*NOWHERE, "migrate", "--plan", str(saved), "--yes"])
+
+    assert result.exit_code == 2, result.output
+    assert_clear_error(result.output, result.stderr, expected)
+
+
+def test_plan_differences_name_what_changed() -> None:
+    from ipsync_migrator.cli import plan_differences
+
+    planned = {
+        "verdict": "migratable",
+        "newTargetGroup": {"healthCheck": {"path": "/", "port": "traffic-port"}},
+        "changes": [{"step": "create_target_group"}],
+    }
+    now = {
+        "verdict": "blocked",
+        "newTargetGroup": {"healthCheck": {"path": "/healthz", "port": "traffic-port"}},
+        "changes": [],
+    }
+
+    assert plan_differences(planned, planned) == []
+    assert plan_differences(planned, now) == [
+        'changes: planned [{"step":"create_target_group"}], now []',
+        'newTargetGroup.healthCheck.path: planned "/", now "/healthz"',
+        'verdict: planned "migratable", now "blocked"',
+    ]

@@ -34,7 +34,13 @@ DOMAIN_ERRORS = {
     if isinstance(value, type) and issubclass(value, errors.IpsyncError)
 }
 TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
-FAST_OPTIONS = {"pollSeconds": 1, "healthyChecksRequired": 2, "bakeSeconds": 0, "drainSeconds": 0}
+FAST_OPTIONS = {
+    "pollSeconds": 1,
+    "healthyChecksRequired": 2,
+    "healthTimeoutSeconds": 60,
+    "bakeSeconds": 0,
+    "drainSeconds": 0,
+}
 
 
 class BuiltLambda:

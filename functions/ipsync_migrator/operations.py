@@ -132,15 +132,14 @@ class Service:
         sleep: Callable[[float], None] = time.sleep,
         on_pending: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Stop any running execution of the migration, then roll it back until it ends.
+        """Roll the migration back until the rollback ends.
 
-        The rollback function takes the migration over on the first call; while the old group
-        proves healthy it answers `pending` with its owner, and is called again as that owner.
+        The rollback function takes the migration over on the first call (a new owner and
+        epoch), then stops the execution that drove it; a rollback it refuses (a finalize in
+        flight) stops nothing. While the old group proves healthy it answers `pending` with its
+        owner, and is called again as that owner.
         """
         load(self.journal, migration_id)
-        for execution in self.executions.named_like(migration_id):
-            if execution["status"] == "RUNNING":
-                self.executions.stop(execution["executionArn"], "rollback requested")
         request = {
             "migrationId": migration_id,
             "reason": "rollback requested from the CLI",

@@ -675,3 +675,25 @@ def test_anything_in_the_dead_letter_queue_raises_an_alarm(template):
     ]
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
     assert alarm_actions_are_the_optional_topic(alarm)
+
+
+def test_only_this_stacks_functions_may_put_events_on_its_bus(template):
+    # Given the bus's resource policy and the tag every function (and so its role) carries
+    [statement] = template["Resources"]["EventBus"]["Properties"]["Policy"]["Statement"]
+    tags = template["Globals"]["Function"]["Tags"]
+    # Then PutEvents is denied to any principal without this stack's tag
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == (
+        "Deny",
+        "*",
+        "events:PutEvents",
+    )
+    condition = statement["Condition"]
+    assert condition["StringNotEquals"] == {
+        "aws:PrincipalTag/ipsync-migrator:stack": {"Ref": "AWS::StackName"}
+    }
+    assert tags == {"ipsync-migrator:stack": {"Ref": "AWS::StackName"}}
+    # and only to requests a principal makes (never to EventBridge's own redelivery)
+    assert condition["Null"] == {"aws:PrincipalArn": "false"}
+    # and no function overrides the tag away
+    for name, function in resources_of(template, "AWS::Serverless::Function").items():
+        assert "Tags" not in function["Properties"], name

@@ -29,4 +29,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         detail.migration_id,
         detail.owner,
         request.replay_name,
+        event_time=request.time,
+        source=request.source,
+        detail_type=request.detail_type,
     )

@@ -160,9 +160,10 @@ def remove_probes(ctx: StepContext, record: MigrationRecord) -> list[str]:
 def attach_return_probe(ctx: StepContext, record: MigrationRecord) -> dict[str, Any]:
     """A probe listener on the legacy group, so a rollback sees its targets health-checked.
 
-    A target group no listener uses reports its targets `unused` (Target.NotInUse), never
-    healthy (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/target-group-health-checks.html),
-    so after cutover the old group cannot prove health until something forwards to it.
+    A target group no load balancer uses reports its targets `unused` (Target.NotInUse: "the
+    target group is not used by any load balancer", elasticloadbalancing/latest/APIReference/
+    API_TargetHealth.html), never healthy: after cutover the old group cannot prove health
+    until something forwards to it. (The emulator reports IP groups healthy at once.)
     """
     legacy = deployment_of(record).target_group_arn
     nlb_arn = deployment_of(record).network_load_balancers[0].arn

@@ -6,9 +6,11 @@ migration; each case is reported and left alone rather than guessed at.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from ipsync_migrator.events import replay_applies_to
+from ipsync_migrator.aws.bus import EVENT_SOURCE
+from ipsync_migrator.events import ROLLBACK_TRIGGERS, DetailType, replay_applies_to
 from ipsync_migrator.journal import MigrationRecord, MigrationState, StepEntry
 from ipsync_migrator.steps.context import StepContext
 from ipsync_migrator.steps.rollback import ROLLBACK_HOLDER_PREFIX, rollback_until_settled
@@ -33,10 +35,23 @@ ROLLED_BACK_OUTCOMES = frozenset({"rolled_back", "already_rolled_back"})
 
 
 def rollback_replayed(
-    ctx: StepContext, migration_id: str, event_owner: str, replay_name: str
+    ctx: StepContext,
+    migration_id: str,
+    event_owner: str,
+    replay_name: str,
+    event_time: datetime | None = None,
+    source: str = EVENT_SOURCE,
+    detail_type: str = DetailType.STEP_COMPLETED,
 ) -> dict[str, Any]:
-    """Roll back the migration a replayed event belongs to; report what was done and why."""
+    """Roll back the migration a replayed event belongs to; report what was done and why.
+
+    Only an event of the project (its source and a rollback-trigger detail-type: the bus
+    rule's pattern, checked again here) emitted by one of the migration's journaled runs
+    while that run held it (`event_time`) is acted on.
+    """
     outcome: dict[str, Any] = {"migrationId": migration_id, "replay": replay_name}
+    if source != EVENT_SOURCE or detail_type not in ROLLBACK_TRIGGERS:
+        return {**outcome, "outcome": "not_a_migration_event", "source": source}
     if not replay_applies_to(replay_name, migration_id):
         return {**outcome, "outcome": "not_targeted"}
     record = ctx.journal.get(migration_id)
@@ -44,7 +59,11 @@ def rollback_replayed(
         return {**outcome, "outcome": "unknown_migration"}
     runs = journaled_runs(record)
     driving = runs[-1] if runs else record.owner
-    if not event_owner or event_owner not in runs:
+    if (
+        not event_owner
+        or event_owner not in runs
+        or not _during_run(record, event_owner, event_time)
+    ):
         # Not an event of this migration's runs (forged, or another stack's): never acted on.
         result = {**outcome, "outcome": "not_a_run_of_this_migration", "owner": event_owner}
     elif event_owner != driving:
@@ -76,6 +95,21 @@ def rollback_replayed(
         )
     )
     return result
+
+
+#: Clock skew allowed between an event's time and the journal's (both are AWS clocks).
+SKEW_SECONDS = 300
+
+
+def _during_run(record: MigrationRecord, owner: str, event_time: datetime | None) -> bool:
+    """The event was emitted after `owner` took the migration over (its journaled start)."""
+    if event_time is None:
+        return True
+    starts = [str(run["at"]) for run in record.runs if run.get("owner") == owner and run.get("at")]
+    if not starts:
+        return True  # a record from before runs were journaled with their start
+    started = datetime.fromisoformat(min(starts))
+    return (started - event_time).total_seconds() <= SKEW_SECONDS
 
 
 def journaled_runs(record: MigrationRecord) -> list[str]:

@@ -93,6 +93,62 @@ def test_fault_at_any_write_is_fully_undone_by_rollback(
     assert record is not None and record.state == MigrationState.ROLLED_BACK
 
 
+#: The journal writes (records and step entries) of the pipeline after preflight: each
+#: step's intent (the fencing write, before its AWS calls), its progress and its completion.
+JOURNAL_WRITES = 20
+
+
+@pytest.mark.parametrize("then", ["rollback", "rerun"])
+@pytest.mark.parametrize("write", range(JOURNAL_WRITES))
+def test_a_crash_at_any_journal_write_is_undone_by_rollback_or_completed_by_a_rerun(
+    aws: ClientFactory,
+    demo: DemoEstate,
+    ctx: StepContext,
+    realism: Realism,
+    write: int,
+    then: str,
+) -> None:
+    # Given a started migration whose run crashes at one journal write (fencing ones included)
+    mid = preflight(ctx, demo.shop_tg, OWNER, FAST)["migrationId"]
+    original = snapshot(aws)
+    realism.add_fault(
+        FaultRule("dynamodb", "PutItem", error_code="AccessDeniedException", after=write)
+    )
+    steps = pipeline(ctx, mid)
+    crashed = None
+    for index, step in enumerate(steps):
+        try:
+            step()
+        except IpsyncError:
+            crashed = index
+            break
+    assert crashed is not None, "the fault never fired"
+
+    # When it is rolled back, Then everything is exactly as before, nothing leaked
+    if then == "rollback":
+        assert rollback(ctx, mid, reason="crash")["state"] == "rolled_back"
+        assert snapshot(aws) == original
+        return
+    # When the run is redriven from the step that crashed instead, Then it completes
+    for step in steps[crashed:]:
+        step()
+    record = ctx.journal.get(mid)
+    assert record is not None and record.state == MigrationState.RETIRED
+    assert not [li for li in snapshot(aws)["listeners"].values() if li["Port"] >= 49152]
+
+
+def test_the_journal_write_matrix_covers_every_write_of_the_pipeline(
+    demo: DemoEstate, ctx: StepContext, realism: Realism
+) -> None:
+    # Given the pipeline run without a fault, When its journal writes are counted
+    mid = preflight(ctx, demo.shop_tg, OWNER, FAST)["migrationId"]
+    before = realism.calls[("dynamodb", "PutItem")]
+    for step in pipeline(ctx, mid):
+        step()
+    # Then the matrix above crashes at each of them
+    assert realism.calls[("dynamodb", "PutItem")] - before == JOURNAL_WRITES
+
+
 def test_rollback_after_retirement_restores_schedule_concurrency_and_listeners(
     aws: ClientFactory, demo: DemoEstate, ctx: StepContext
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime, timedelta
 
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.events import replay_applies_to, replay_name
@@ -76,3 +77,35 @@ def test_replay_scoped_to_one_migration_ignores_the_others() -> None:
     assert not replay_applies_to(name, "api-ip-tg-9999")
     assert replay_applies_to(replay_name(None, "t"), "api-ip-tg-9999")
     assert replay_applies_to("my-console-replay", "api-ip-tg-9999")
+
+
+def test_only_the_projects_events_of_a_journaled_run_and_its_time_roll_back(
+    aws: ClientFactory, demo: DemoEstate, ctx: StepContext
+) -> None:
+    # Given a migration retired by its run
+    mid = preflight(ctx, demo.shop_tg, OWNER, FAST)["migrationId"]
+    for step in pipeline(ctx, mid):
+        step()
+    retired = snapshot(aws)
+    name = replay_name(None, "x")
+    started = datetime.fromisoformat(ctx.journal.get(mid).runs[-1]["at"])  # type: ignore[union-attr]
+
+    # When replayed events come with another source, a detail-type that triggers nothing, or
+    # the run's owner but a time long before that run held the migration
+    forged = [
+        rollback_replayed(ctx, mid, OWNER, name, source="evil"),
+        rollback_replayed(ctx, mid, OWNER, name, detail_type="Fleet Completed"),
+        rollback_replayed(ctx, mid, OWNER, name, event_time=started - timedelta(days=1)),
+    ]
+
+    # Then none is acted on, each says why, and the migration stays retired
+    assert [f["outcome"] for f in forged] == [
+        "not_a_migration_event",
+        "not_a_migration_event",
+        "not_a_run_of_this_migration",
+    ]
+    assert snapshot(aws) == retired
+    # while the run's own event, at its time, still rolls it back
+    assert rollback_replayed(ctx, mid, OWNER, name, event_time=started)["outcome"] == (
+        "rolled_back"
+    )

@@ -35,8 +35,17 @@ demo: $(STAMP)
 	$(BIN)/ipsync-migrator demo
 
 # CI runs only this target, so the template is validated and the artefact built here too.
+# pytest-xdist: one worker per CPU, at most TEST_WORKERS; --dist loadfile keeps each test file
+# on one worker, so a module's fixtures (tests/e2e/test_iam.py's migrations) run once. Files go
+# out in collection order (--no-loadscope-reorder): the few slow e2e tests first, the many fast
+# unit tests last to fill the gaps (xdist's default sends the files with most tests first).
+# Every server binds 127.0.0.1 port 0 and every scratch path is a per-worker tmp_path, so
+# workers share only read-only inputs (.aws-sam/build, .tools). The 30 slowest tests end the
+# output.
+TEST_WORKERS ?= 4
 test: $(STAMP) validate build $(ASL_VALIDATOR)
-	ASL_VALIDATOR=$(ASL_VALIDATOR) IPSYNC_BUILD_DIR=$(BUILD_DIR) $(BIN)/pytest -q
+	ASL_VALIDATOR=$(ASL_VALIDATOR) IPSYNC_BUILD_DIR=$(BUILD_DIR) $(BIN)/pytest -q \
+		-n auto --maxprocesses $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations 30
 
 lint: $(STAMP)
 	$(BIN)/ruff check functions tests bench

@@ -58,13 +58,16 @@ def history_budget(options: MigrationOptions) -> HistoryBudget:
     Each iteration waits pollSeconds first, and the gates end a phase once its time is up
     (steps/health.py): the health loop stops failing after ceil(healthTimeout / poll) + 1
     checks at most, the bake loop passes after ceil(bake / poll) + 1 checks at most, and a
-    rollback's health loop ends after ceil(rollbackHealthTimeout / poll) + 1 passes at most.
+    rollback's health loop ends after ceil(rollbackHealthTimeout / rollbackPoll) + 1 passes.
     """
     poll = options.poll_seconds
     return HistoryBudget(
         health_checks=ceil(options.health_timeout_seconds / poll) + 1,
         bake_checks=ceil(options.bake_seconds / poll) + 1,
-        rollback_checks=ceil(options.rollback_health_timeout_seconds / poll) + 1,
+        rollback_checks=ceil(
+            options.rollback_health_timeout_seconds / options.rollback_poll_seconds
+        )
+        + 1,
     )
 
 

@@ -350,6 +350,9 @@ class MigrationOptions(Model):
     #: it moves production back; past it, production stays on the new group (and says so).
     #: At most 780 s: a replayed rollback waits inside one invocation (timeout 900 s).
     rollback_health_timeout_seconds: int = Field(default=600, ge=0, le=780)
+    #: How often that rollback checks the old group (its own poll: a rollback waits for AWS's
+    #: health checks, at intervals of 10 s or more, whatever pollSeconds the migration used).
+    rollback_poll_seconds: int = Field(default=10, ge=1)
     finalize_after_seconds: int | None = Field(default=None, ge=0)
     alarm_names: list[str] = Field(default_factory=list)
     delete_target_group: bool = False

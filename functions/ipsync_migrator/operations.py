@@ -150,7 +150,7 @@ class Service:
             if on_pending is not None:
                 on_pending(result)
             record = load(self.journal, migration_id)
-            sleep(MigrationOptions.model_validate(record.options).poll_seconds)
+            sleep(MigrationOptions.model_validate(record.options).rollback_poll_seconds)
             result = invoke(
                 self.clients,
                 self.outputs.rollback_function,

@@ -35,8 +35,8 @@ def refusal(chosen: MigrationOptions) -> InvalidInputError:
 def test_production_defaults_fit_with_room_to_spare() -> None:
     # Given the defaults (15 s polls, 600 s health timeout, 900 s bake)
     budget = check_history_budget(MigrationOptions())
-    # Then 41 health, 61 bake and 41 rollback checks at most, a small part of the limit
-    assert (budget.health_checks, budget.bake_checks, budget.rollback_checks) == (41, 61, 41)
+    # Then 41 health, 61 bake and 61 rollback checks (every 10 s) at most, a small part of it
+    assert (budget.health_checks, budget.bake_checks, budget.rollback_checks) == (41, 61, 61)
     assert budget.events < MAX_HISTORY_EVENTS // 5
 
 
@@ -51,12 +51,22 @@ def test_every_check_of_both_loops_is_counted() -> None:
 
 def test_a_rollback_waiting_for_the_old_group_is_counted_too() -> None:
     # Given a rollback that may wait 30 s for the old group, polled every second
-    budget = history_budget(options(poll_seconds=1, rollback_health_timeout_seconds=30))
+    budget = history_budget(options(rollback_poll_seconds=1, rollback_health_timeout_seconds=30))
     # Then its 31 passes count like the other loops' checks
     assert budget.rollback_checks == 31
+    # and by its own poll: every 10 s (the default), whatever pollSeconds the migration uses
+    assert (
+        history_budget(options(poll_seconds=1, rollback_health_timeout_seconds=30)).rollback_checks
+        == 4
+    )
     # and a wait that would outgrow the limit is refused up front, naming the option
     error = refusal(
-        options(poll_seconds=1, bake_seconds=ITERATIONS - 300, rollback_health_timeout_seconds=780)
+        options(
+            poll_seconds=1,
+            bake_seconds=ITERATIONS - 300,
+            rollback_health_timeout_seconds=780,
+            rollback_poll_seconds=1,
+        )
     )
     assert "rollback health checks" in error.message
 

@@ -62,6 +62,8 @@ LOOPS = {
     # A rollback waiting for the old group's health (its first pass counts as one check)
     "rollback": ("WaitForOldGroupHealth", "Rollback", "AfterRollback"),
 }
+#: A loop polled by its own option (limits.py counts its checks by it).
+LOOP_POLLS = {"rollback": "$.preflight.options.rollbackPollSeconds"}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -377,7 +379,7 @@ def test_each_poll_loop_costs_what_limits_counts_per_iteration(
     # Given the loop's Wait, Task and Choice, polling every pollSeconds
     wait, task, choice = (asl["States"][name] for name in LOOPS[loop])
     assert (wait["Type"], task["Type"], choice["Type"]) == ("Wait", "Task", "Choice")
-    assert wait["SecondsPath"] == "$.preflight.options.pollSeconds"
+    assert wait["SecondsPath"] == LOOP_POLLS.get(loop, "$.preflight.options.pollSeconds")
     assert (wait["Next"], task["Next"]) == LOOPS[loop][1:]
     assert LOOPS[loop][0] in [c["Next"] for c in choice["Choices"]]
     # When an iteration's events are counted, its Task's retries included

@@ -133,7 +133,7 @@ def rollback_until_settled(
     result = rollback(ctx, migration_id, reason, force=force)
     while result.get("pending"):
         options = MigrationOptions.model_validate(ctx.load(migration_id).options)
-        sleep(options.poll_seconds)
+        sleep(options.rollback_poll_seconds)
         result = rollback(ctx, migration_id, reason, owner=result["owner"], force=force)
     return result
 

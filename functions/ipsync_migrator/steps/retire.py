@@ -18,12 +18,16 @@ from ipsync_migrator.errors import (
     StepPreconditionError,
 )
 from ipsync_migrator.events import DetailType
-from ipsync_migrator.fingerprint import fingerprint
+from ipsync_migrator.fingerprint import fingerprint, parse_input, still_syncs
 from ipsync_migrator.journal import MigrationRecord, MigrationState
 from ipsync_migrator.models import Deployment, MigrationOptions
 from ipsync_migrator.planning import Step
 from ipsync_migrator.steps.context import BAKE_PASSED, StepContext, deployment_of
-from ipsync_migrator.steps.listeners import describe, legacy_group_users
+from ipsync_migrator.steps.listeners import (
+    describe,
+    listeners_forwarding_to,
+    network_load_balancer_arns,
+)
 
 SNAPSHOT_KEYS = ("FunctionName", "FunctionArn", "Handler", "Runtime", "Role", "Description")
 
@@ -132,16 +136,28 @@ def finalize(
 
 
 def refuse_while_legacy_group_used(ctx: StepContext, record: MigrationRecord, what: str) -> None:
-    """No listener may be left on the legacy group once its sync stops: checked now, in AWS."""
-    users = legacy_group_users(ctx, record)
-    if users:
+    """No listener may be left on a group whose sync stops: checked now, in AWS, for every
+    group the function feeds (a sibling group not migrated yet still needs it)."""
+    deployment = deployment_of(record)
+    nlbs = network_load_balancer_arns(ctx)
+    for group in synced_groups(ctx, deployment):
+        users = listeners_forwarding_to(ctx, group, nlbs)
+        if not users:
+            continue
         listed = ", ".join(describe(listener) for listener in users.values())
+        sibling = group != deployment.target_group_arn
+        which = (
+            f"the group {group}, which the same function also syncs,"
+            if sibling
+            else f"the legacy group {group},"
+        )
         raise LegacyGroupInUseError(
-            f"Migration '{record.migration_id}': listener(s) {listed} still forward to the "
-            f"legacy group {deployment_of(record).target_group_arn}, so this step will not "
-            f"{what}. Nothing was changed.",
-            "Roll the migration back (`ipsync-migrator rollback ID`) so the sync keeps that "
-            "listener's group current, or point the listener at the new group, then retry.",
+            f"Migration '{record.migration_id}': listener(s) {listed} still forward to "
+            f"{which} so this step will not {what}. Nothing was changed.",
+            "Migrate that group first (its listeners then use an alb group)."
+            if sibling
+            else "Roll the migration back (`ipsync-migrator rollback ID`) so the sync keeps "
+            "that listener's group current, or point the listener at the new group, then retry.",
         )
 
 
@@ -168,21 +184,47 @@ def _snapshot(ctx: StepContext, deployment: Deployment) -> dict[str, Any]:
 
 
 def recheck_fingerprint(ctx: StepContext, deployment: Deployment) -> None:
+    """Right before a delete: the function still syncs this group (its environment, or its
+    schedule targets' Input, read now)."""
     configuration = ctx.functions.configuration(deployment.function.name)
     if configuration is None:
         return  # deleted by an earlier, interrupted finalize: finish the rest
-    found = fingerprint(
-        configuration.get("Environment", {}).get("Variables", {}),
-        configuration.get("Description", ""),
-        configuration.get("Handler", ""),
-    )
-    if found is None or found.target_group_arn != deployment.target_group_arn:
+    if not still_syncs(configuration, _rule_targets(ctx, deployment), deployment.target_group_arn):
         raise FingerprintMismatchError(
             f"Function {deployment.function.name} no longer looks like the IP-sync function "
             f"of {deployment.target_group_arn}; it was not deleted.",
             "Someone changed it since the migration: check it and delete it by hand if it "
             "is really unused.",
         )
+
+
+def synced_groups(ctx: StepContext, deployment: Deployment) -> list[str]:
+    """Every group the function syncs now (one function may feed several), this one first."""
+    configuration = ctx.functions.configuration(deployment.function.name)
+    groups = [deployment.target_group_arn]
+    if configuration is None:
+        return groups
+    targets = _rule_targets(ctx, deployment)
+    found = fingerprint(
+        configuration.get("Environment", {}).get("Variables", {}),
+        configuration.get("Description", ""),
+        configuration.get("Handler", ""),
+        inputs=[i for t in targets if (i := parse_input(t.get("Input"))) is not None],
+        scheduled=bool(targets),
+    )
+    if found is not None:
+        groups += [g.target_group_arn for g in found.groups if g.target_group_arn not in groups]
+    return groups
+
+
+def _rule_targets(ctx: StepContext, deployment: Deployment) -> list[dict[str, Any]]:
+    return [
+        target
+        for schedule in deployment.schedules
+        if ctx.schedules.current(schedule.rule) is not None
+        for target in ctx.schedules.targets(schedule.rule)
+        if target.get("Arn") == deployment.function.arn
+    ]
 
 
 def _delete_old_group(ctx: StepContext, deployment: Deployment) -> list[str]:

@@ -6,6 +6,7 @@ import pytest
 
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.discovery import discover
+from ipsync_migrator.errors import LegacyGroupInUseError
 from ipsync_migrator.local.demo_estate import DemoEstate
 from ipsync_migrator.local.realism import Realism
 from ipsync_migrator.local.variants import VariantEstate, seed_variants
@@ -25,8 +26,9 @@ from tests.integration.engine.conftest import FAST
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:ipsync-migrator-migrate:shop-1"
 
 
-def migrate(ctx: StepContext, target_group_arn: str) -> str:
-    """Every step of a migration up to retirement, as the state machine runs them."""
+def migrate(ctx: StepContext, target_group_arn: str, retire: bool = True) -> str:
+    """Every step of a migration up to retirement (or its bake), as the state machine runs
+    them."""
     mid = str(preflight(ctx, target_group_arn, EXECUTION, FAST)["migrationId"])
     create_target_group(ctx, mid, EXECUTION)
     attach_probe(ctx, mid, EXECUTION)
@@ -36,7 +38,8 @@ def migrate(ctx: StepContext, target_group_arn: str) -> str:
     cutover(ctx, mid, EXECUTION)
     release_probe(ctx, mid, EXECUTION)
     assert verify_bake(ctx, mid, EXECUTION)["gate"] == "passed"
-    retire_legacy(ctx, mid, EXECUTION)
+    if retire:
+        retire_legacy(ctx, mid, EXECUTION)
     return mid
 
 
@@ -133,9 +136,14 @@ def test_every_migratable_variant_migrates_and_then_reads_migrated(
     migratable = [d for d in before.deployments if d.verdict == Verdict.MIGRATABLE]
     assert len(migratable) == 9
 
-    # When each is migrated to retirement (the two groups of one function one after the other)
-    for deployment in sorted(migratable, key=lambda d: d.target_group_name):
-        migrate(ctx, deployment.target_group_arn)
+    # When each is migrated through its bake, then retired (a function feeding two groups is
+    # retired only once both are cut over: retiring it earlier is refused, naming the sibling)
+    baked = [
+        migrate(ctx, d.target_group_arn, retire=False)
+        for d in sorted(migratable, key=lambda d: d.target_group_name)
+    ]
+    for mid in baked:
+        retire_legacy(ctx, mid, EXECUTION)
 
     # Then each forwards through its alb group, and discovery reads each as migrated, retired
     after = discover(aws, journal=ctx.journal)
@@ -145,3 +153,23 @@ def test_every_migratable_variant_migrates_and_then_reads_migrated(
     assert {states[d.id] for d in migratable} == {(Verdict.MIGRATED, "retired")}
     [possible] = [d for d in after.deployments if d.target_group_arn == variants.possible_tg]
     assert possible.verdict == Verdict.POSSIBLE
+
+
+def test_a_function_feeding_two_groups_is_not_retired_while_the_other_is_used(
+    aws: ClientFactory, ctx: StepContext, variants: VariantEstate
+) -> None:
+    # Given the two groups of one function, and only the first migrated through its bake
+    report = discover(aws)
+    first, second = sorted(
+        (d for d in report.deployments if d.verdict == Verdict.MIGRATABLE and "multi" in d.id),
+        key=lambda d: d.target_group_name,
+    )
+    mid = migrate(ctx, first.target_group_arn, retire=False)
+
+    # When its legacy sync is to be retired, Then it is refused: the other group needs it
+    with pytest.raises(LegacyGroupInUseError, match="also syncs"):
+        retire_legacy(ctx, mid, EXECUTION)
+    # and once the other group is cut over too, both retire
+    other = migrate(ctx, second.target_group_arn, retire=False)
+    retire_legacy(ctx, mid, EXECUTION)
+    retire_legacy(ctx, other, EXECUTION)

@@ -70,9 +70,18 @@ def test_fault_during_bake_rolls_back_to_the_exact_original(
             (r := service.journal.get(shop.id)) is not None and r.state == MigrationState.CUT_OVER
         )
     )
-    # The new group turns unhealthy while the bake watches it.
+    # The new group turns unhealthy while the bake watches it (the old one stays healthy, so
+    # the rollback moves production back at once).
+    record = service.journal.get(shop.id)
+    assert record is not None and record.new_target_group_arn
     runtime.realism.add_fault(
-        FaultRule("elbv2", "DescribeTargetHealth", target_health="unhealthy", times=None)
+        FaultRule(
+            "elbv2",
+            "DescribeTargetHealth",
+            target_health="unhealthy",
+            match={"TargetGroupArn": record.new_target_group_arn},
+            times=None,
+        )
     )
 
     result = finished(service, started)

@@ -75,13 +75,13 @@ $(ASL_VALIDATOR):
 bench: $(STAMP) build
 	$(BIN)/python -m bench.discovery
 	$(BIN)/python -m bench.artefact
+	$(BIN)/python -m bench.migration
 
 # The acceptance suite against a real account, named explicitly (its credentials must be that
 # account's): a disposable estate, `sam deploy` of the build, the CLI's whole story, then
 # everything deleted (README "Acceptance run": cost, time). `make test` runs the same suite
 # on the local runtime.
 .PHONY: acceptance
-	$(BIN)/python -m bench.migration
 acceptance: $(STAMP) $(SAM_STAMP) build
 	IPSYNC_ACCEPTANCE_ENDPOINT=aws \
 	IPSYNC_ACCEPTANCE_ACCOUNT='$(or $(ACCOUNT),$(IPSYNC_ACCEPTANCE_ACCOUNT))' \

@@ -218,34 +218,6 @@ def start_waiting_in(
     return started, options
 
 
-@pytest.mark.parametrize("wait_state", sorted(WAIT_STATES))
-@pytest.mark.parametrize("source", ["cli", "replay"])
-def test_a_rollback_during_each_wait_state_ends_the_execution_and_nothing_undoes_it(
-    runtime: LocalRuntime, service: Service, shop: Deployment, source: str, wait_state: str
-) -> None:
-    # Given a migration really waiting in that state
-    original = snapshot(runtime.clients())
-    since = datetime.now(UTC) - timedelta(seconds=5)
-    started, _ = start_waiting_in(service, shop, wait_state)
-
-    # When it is rolled back from the CLI, or by replaying the archive's window
-    if source == "cli":
-        assert service.rollback(shop.id)["state"] == "rolled_back"
-    else:
-        service.replay_rollback(since, datetime.now(UTC) + timedelta(seconds=5))
-        wait_until(lambda: state_of(service, shop.id) == MigrationState.ROLLED_BACK)
-
-    # Then the execution ended without a later step (or its own Rollback) acting
-    already_ran = {"RetireLegacy"} if wait_state == "retention" else set()
-    never = frozenset({"Rollback", "RetireLegacy", "Finalize"} - already_ran)
-    assert_fenced(runtime, settle(service, started), started, never)
-    # and the estate is exactly as before: the legacy sync on, nothing leaked
-    assert snapshot(runtime.clients()) == original
-    record = service.journal.get(shop.id)
-    assert record is not None and record.state == MigrationState.ROLLED_BACK
-    assert record.owner != started.execution_arn
-
-
 # ---- a second execution after each end ---------------------------------------------------
 
 

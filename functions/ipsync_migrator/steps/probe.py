@@ -40,19 +40,7 @@ def attach_probe(ctx: StepContext, migration_id: str, owner: str | None) -> dict
             return canary
         record = ctx.hold(migration_id, owner, {MigrationState.IN_PROGRESS})
     nlb_arn = deployment_of(record).network_load_balancers[0].arn
-    listeners = ctx.elb.listeners(nlb_arn)
-    probe = next((li for li in listeners if _is_probe(ctx, li, group_arn)), None)
-    if probe is None:
-        probe = ctx.elb.create_listener(
-            LoadBalancerArn=nlb_arn,
-            Protocol="TCP",
-            Port=_free_port(ctx.probe_port_range, {li["Port"] for li in listeners}),
-            DefaultActions=[{"Type": "forward", "TargetGroupArn": group_arn}],
-            Tags=[
-                {"Key": TAG_MANAGED_BY, "Value": MANAGED_BY_VALUE},
-                {"Key": TAG_MIGRATION_ID, "Value": migration_id},
-            ],
-        )
+    probe = _probe_listener(ctx, nlb_arn, group_arn, migration_id, reuse_any=True)
     entry = {"listenerArn": probe["ListenerArn"], "port": probe["Port"], "nlbArn": nlb_arn}
     record.probe_listeners = [entry]
     record.timestamps.setdefault("probeAttached", record.updated_at)
@@ -167,25 +155,36 @@ def attach_return_probe(ctx: StepContext, record: MigrationRecord) -> dict[str, 
     """
     legacy = deployment_of(record).target_group_arn
     nlb_arn = deployment_of(record).network_load_balancers[0].arn
-    listeners = ctx.elb.listeners(nlb_arn)
-    probe = next((li for li in listeners if _is_probe(ctx, li, legacy, record.migration_id)), None)
-    if probe is None:
-        probe = ctx.elb.create_listener(
-            LoadBalancerArn=nlb_arn,
-            Protocol="TCP",
-            Port=_free_port(ctx.probe_port_range, {li["Port"] for li in listeners}),
-            DefaultActions=[{"Type": "forward", "TargetGroupArn": legacy}],
-            Tags=[
-                {"Key": TAG_MANAGED_BY, "Value": MANAGED_BY_VALUE},
-                {"Key": TAG_MIGRATION_ID, "Value": record.migration_id},
-            ],
-        )
+    probe = _probe_listener(ctx, nlb_arn, legacy, record.migration_id, reuse_any=False)
     return {
         "listenerArn": probe["ListenerArn"],
         "port": probe["Port"],
         "nlbArn": nlb_arn,
         "targetGroupArn": legacy,
     }
+
+
+def _probe_listener(
+    ctx: StepContext, nlb_arn: str, group_arn: str, migration_id: str, reuse_any: bool
+) -> dict[str, Any]:
+    """The probe listener forwarding to `group_arn` on a free port of the NLB: an existing one
+    (any probe of the group with `reuse_any`, else only one tagged with this migration), or a
+    new one, tagged as ours."""
+    listeners = ctx.elb.listeners(nlb_arn)
+    owner = None if reuse_any else migration_id
+    probe = next((li for li in listeners if _is_probe(ctx, li, group_arn, owner)), None)
+    if probe is not None:
+        return probe
+    return ctx.elb.create_listener(
+        LoadBalancerArn=nlb_arn,
+        Protocol="TCP",
+        Port=_free_port(ctx.probe_port_range, {li["Port"] for li in listeners}),
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group_arn}],
+        Tags=[
+            {"Key": TAG_MANAGED_BY, "Value": MANAGED_BY_VALUE},
+            {"Key": TAG_MIGRATION_ID, "Value": migration_id},
+        ],
+    )
 
 
 def _is_probe(

@@ -19,7 +19,12 @@ from ipsync_migrator.models import Deployment, Verdict
 from ipsync_migrator.planning import Step
 from ipsync_migrator.reporting import ORPHAN_CLEANUP
 from ipsync_migrator.steps.context import StepContext, deployment_of
-from ipsync_migrator.steps.retire import _snapshot, finalize, recheck_fingerprint
+from ipsync_migrator.steps.retire import (
+    _snapshot,
+    disable_legacy,
+    finalize,
+    recheck_fingerprint,
+)
 
 
 class Silent:
@@ -63,13 +68,7 @@ def retire_orphan(ctx: StepContext, deployment: Deployment, owner: str) -> dict[
     )
     # The snapshot is journaled with the intent, before the first change.
     record = ctx.begin(record, Step.RETIRE_LEGACY)
-    for schedule in deployment.schedules:
-        ctx.schedules.set_enabled(schedule.rule, False)
-    ctx.functions.set_reserved_concurrency(deployment.function.name, 0)
-    after = {
-        "rules": {s.rule: "DISABLED" for s in deployment.schedules},
-        "reservedConcurrency": 0,
-    }
+    after = disable_legacy(ctx, deployment)
     ctx.complete(
         record,
         Step.RETIRE_LEGACY,

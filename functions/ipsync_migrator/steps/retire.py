@@ -47,14 +47,7 @@ def retire_legacy(ctx: StepContext, migration_id: str, owner: str | None) -> dic
     refuse_while_legacy_group_used(ctx, record, "retire its sync")
     # The snapshot is journaled with the intent, before the first change.
     record = ctx.begin(record, Step.RETIRE_LEGACY)
-    name = deployment.function.name
-    for schedule in deployment.schedules:
-        ctx.schedules.set_enabled(schedule.rule, False)
-    ctx.functions.set_reserved_concurrency(name, 0)
-    after = {
-        "rules": {s.rule: "DISABLED" for s in deployment.schedules},
-        "reservedConcurrency": 0,
-    }
+    after = disable_legacy(ctx, deployment)
     ctx.complete(
         record,
         Step.RETIRE_LEGACY,
@@ -64,6 +57,17 @@ def retire_legacy(ctx: StepContext, migration_id: str, owner: str | None) -> dic
         detail_type=DetailType.RETIRED,
     )
     return after
+
+
+def disable_legacy(ctx: StepContext, deployment: Deployment) -> dict[str, Any]:
+    """The soft retirement itself: schedule rule(s) disabled, reserved concurrency 0."""
+    for schedule in deployment.schedules:
+        ctx.schedules.set_enabled(schedule.rule, False)
+    ctx.functions.set_reserved_concurrency(deployment.function.name, 0)
+    return {
+        "rules": {s.rule: "DISABLED" for s in deployment.schedules},
+        "reservedConcurrency": 0,
+    }
 
 
 def finalize(

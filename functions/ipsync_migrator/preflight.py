@@ -427,10 +427,14 @@ def _alb_findings(facts: DeploymentFacts) -> list[Finding]:
         findings.append(
             _finding(
                 FindingCode.ALB_NLB_LIMIT,
-                Severity.BLOCKER,
+                # AWS's pages disagree on the limit (DOMAIN.md section 6): AWS enforces it at
+                # RegisterTargets, and a refusal there rolls the migration back cleanly.
+                Severity.WARNING,
                 f"ALB {alb_name} is already the target of {len(facts.other_alb_groups)} alb "
-                f"target groups; an ALB can be the target of at most {ALB_NLB_LIMIT} NLBs.",
-                "Detach the ALB from one of those groups ("
+                f"target groups; older AWS guides allow an ALB behind at most {ALB_NLB_LIMIT} "
+                "NLBs, so AWS may refuse to register it. If it does, the migration rolls back "
+                "with nothing changed.",
+                "If AWS refuses: detach the ALB from one of those groups ("
                 + ", ".join(facts.other_alb_groups)
                 + "), or keep the Lambda.",
             )

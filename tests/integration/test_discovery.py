@@ -8,7 +8,7 @@ from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.discovery import discover
 from ipsync_migrator.local.demo_estate import DemoEstate
 from ipsync_migrator.local.estate import EstateBuilder
-from ipsync_migrator.models import FindingCode, Variant, Verdict
+from ipsync_migrator.models import FindingCode, Severity, Variant, Verdict
 
 
 def by_target_group(clients: ClientFactory) -> dict[str, object]:
@@ -80,7 +80,7 @@ def test_ids_are_stable_across_runs(aws: ClientFactory, demo: DemoEstate) -> Non
     assert first == second and len(set(first)) == len(first)
 
 
-def test_alb_already_behind_two_nlbs_is_blocked(aws: ClientFactory) -> None:
+def test_alb_already_behind_two_nlbs_is_migratable_with_a_warning(aws: ClientFactory) -> None:
     b = EstateBuilder(aws)
     vpc = b.vpc()
     alb = b.alb("busy-alb", vpc)
@@ -97,8 +97,9 @@ def test_alb_already_behind_two_nlbs_is_blocked(aws: ClientFactory) -> None:
     b.legacy_function("busy-sync", alb.dns_name, tg)
 
     [deployment] = discover(aws).deployments
-    assert deployment.verdict == Verdict.BLOCKED
-    assert FindingCode.ALB_NLB_LIMIT in {f.code for f in deployment.blockers}
+    assert deployment.verdict == Verdict.MIGRATABLE
+    [warning] = [f for f in deployment.findings if f.code == FindingCode.ALB_NLB_LIMIT]
+    assert warning.severity == Severity.WARNING and "other-alb-tg-0" in warning.remediation
 
 
 def test_empty_account_reports_nothing(aws: ClientFactory) -> None:

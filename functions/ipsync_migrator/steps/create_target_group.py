@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ipsync_migrator.errors import StepPreconditionError
+from ipsync_migrator.errors import AwsServiceError, MigrationBlockedError, StepPreconditionError
 from ipsync_migrator.journal import MigrationState
 from ipsync_migrator.models import TargetGroupSpec
 from ipsync_migrator.naming import TAG_MIGRATION_ID
@@ -24,9 +24,8 @@ def create_target_group(ctx: StepContext, migration_id: str, owner: str | None) 
     existing = find_own_target_group(ctx, spec.name, migration_id)
     group = existing or ctx.elb.create_target_group(**_create_params(spec))
     arn = group["TargetGroupArn"]
-    # Registering an already registered target is a no-op in ELB: safe to repeat.
-    ctx.elb.register_targets(arn, [{"Id": alb_arn, "Port": spec.port}])
     record.new_target_group_arn = arn
+    _register_alb(ctx, arn, alb_arn, spec.port)
     ctx.complete(
         record,
         Step.CREATE_TARGET_GROUP,
@@ -34,6 +33,27 @@ def create_target_group(ctx: StepContext, migration_id: str, owner: str | None) 
         after={"targetGroupArn": arn, "registered": alb_arn, "reused": existing is not None},
     )
     return {"targetGroupArn": arn, "reused": existing is not None}
+
+
+#: AWS's answer when the ALB is already behind as many NLBs as it allows (DOMAIN.md section 6).
+ALB_LIMIT_ERROR = "TooManyRegistrationsForTargetId"
+
+
+def _register_alb(ctx: StepContext, group_arn: str, alb_arn: str, port: int) -> None:
+    """Register the ALB; AWS's refusal becomes a blocked migration that rollback undoes."""
+    try:
+        # Registering an already registered target is a no-op in ELB: safe to repeat.
+        ctx.elb.register_targets(group_arn, [{"Id": alb_arn, "Port": port}])
+    except AwsServiceError as exc:
+        if exc.code != ALB_LIMIT_ERROR:
+            raise
+        raise MigrationBlockedError(
+            f"AWS refused to register ALB {alb_arn} in the new alb target group "
+            f"({ALB_LIMIT_ERROR}): the ALB is already behind as many NLBs as AWS allows.",
+            "Nothing was changed: the migration rolls back. Detach the ALB from another "
+            "NLB's alb target group (discover lists them under ALB_NLB_LIMIT), then migrate "
+            "again, or keep the Lambda.",
+        ) from exc
 
 
 def find_own_target_group(ctx: StepContext, name: str, migration_id: str) -> dict[str, Any] | None:

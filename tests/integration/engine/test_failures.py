@@ -13,10 +13,12 @@ from ipsync_migrator.errors import (
     FingerprintMismatchError,
     IpsyncError,
     ListenerChangedError,
+    MigrationBlockedError,
     StepPreconditionError,
 )
 from ipsync_migrator.journal import MigrationState
 from ipsync_migrator.local.demo_estate import DemoEstate
+from ipsync_migrator.local.estate import EstateBuilder
 from ipsync_migrator.local.realism import FaultRule, Realism
 from ipsync_migrator.steps.context import StepContext
 from ipsync_migrator.steps.create_target_group import create_target_group
@@ -288,3 +290,36 @@ def test_access_denied_is_named_with_the_permission(
     with pytest.raises(AccessDeniedError) as raised:
         create_target_group(ctx, mid, OWNER)
     assert "elasticloadbalancing:CreateTargetGroup" in raised.value.message
+
+
+def test_aws_refusing_an_alb_behind_too_many_nlbs_rolls_back_with_nothing_left(
+    aws: ClientFactory, ctx: StepContext, realism: Realism
+) -> None:
+    # Given an ALB already behind two NLBs: discovery only warns (AWS's pages disagree)
+    b = EstateBuilder(aws)
+    vpc = b.vpc()
+    alb = b.alb("busy-alb", vpc)
+    for index in range(2):
+        group = b.elb.create_target_group(
+            Name=f"other-alb-tg-{index}", Protocol="TCP", Port=80, VpcId=vpc.id, TargetType="alb"
+        )["TargetGroups"][0]["TargetGroupArn"]
+        b.elb.register_targets(TargetGroupArn=group, Targets=[{"Id": alb.arn, "Port": 80}])
+        b.listener(b.nlb(f"other-nlb-{index}", vpc), 80, group)
+    tg = b.ip_target_group("busy-ip-tg", vpc)
+    b.listener(b.nlb("busy-nlb", vpc), 80, tg)
+    b.sync_alb_ips(alb, tg, 80)
+    b.legacy_function("busy-sync", alb.dns_name, tg)
+    mid = preflight(ctx, tg, OWNER, FAST)["migrationId"]
+    original = snapshot(aws)
+
+    # When AWS refuses the registration
+    with pytest.raises(MigrationBlockedError) as raised:
+        create_target_group(ctx, mid, OWNER)
+
+    # Then the error says why and what to do, and rollback leaves nothing behind
+    assert "TooManyRegistrationsForTargetId" in raised.value.message
+    assert "ALB_NLB_LIMIT" in raised.value.remediation
+    assert rollback(ctx, mid, reason=str(raised.value))["state"] == "rolled_back"
+    assert snapshot(aws) == original
+    names = {g["TargetGroupName"] for g in b.elb.describe_target_groups()["TargetGroups"]}
+    assert names == {"other-alb-tg-0", "other-alb-tg-1", "busy-ip-tg"}

@@ -293,9 +293,10 @@ def _schedule_findings(facts: DeploymentFacts) -> list[Finding]:
             FindingCode.SCHEDULE_SHARED,
             Severity.WARNING,
             f"Schedule rule {s.rule} also invokes {', '.join(s.other_targets)}: retiring "
-            "the legacy function by disabling the rule stops those too.",
-            f"Move the other targets to their own rule before the migration retires "
-            f"{s.rule}, or remove only the function's target from it by hand.",
+            "the legacy function removes only its target from the rule (rollback puts it "
+            "back), so the other targets keep running.",
+            f"If {s.rule} is managed as code, remove the function's target there too after "
+            "finalize, or the next deploy puts it back.",
         )
         for s in facts.schedules
         if s.other_targets

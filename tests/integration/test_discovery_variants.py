@@ -101,7 +101,7 @@ def test_parameters_in_the_schedule_input_with_a_cron_rule_of_two_targets(
     [schedule] = deployment.schedules
     assert (schedule.expression, schedule.enabled) == ("cron(0/1 * * * ? *)", True)
     assert [t.split(":")[2] for t in schedule.other_targets] == ["sns"]
-    # The rule also notifies a topic: retiring by disabling the rule would stop that too
+    # The rule also notifies a topic: retiring removes only the function's target
     assert FindingCode.SCHEDULE_SHARED in codes(deployment, Severity.WARNING)
     assert deployment.alb_port == 80
 

@@ -51,6 +51,12 @@ class Schedules:
             with aws_call("events:RemoveTargets"):
                 self._events.remove_targets(Rule=rule, Ids=target_ids)
 
+    def put_targets(self, rule: str, targets: list[dict[str, Any]]) -> None:
+        """(Re)create targets as ListTargetsByRule returned them: the same Id overwrites."""
+        if targets:
+            with aws_call("events:PutTargets"):
+                self._events.put_targets(Rule=rule, Targets=targets)
+
     def delete_rule(self, rule: str) -> None:
         self._rules.pop(rule, None)
         try:

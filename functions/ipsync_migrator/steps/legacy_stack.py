@@ -67,6 +67,6 @@ def delete_legacy_stack(ctx: StepContext, migration_id: str) -> dict[str, Any]:
             "Remove the legacy resources from that template and update the stack, or run "
             "`ipsync-migrator finalize ID` without --delete-stack.",
         )
-    recheck_fingerprint(ctx, deployment)
+    recheck_fingerprint(ctx, deployment, record.legacy_snapshot)
     stacks.delete(stack)
     return {"deletedStack": stack}

@@ -19,12 +19,8 @@ from ipsync_migrator.models import Deployment, Verdict
 from ipsync_migrator.planning import Step
 from ipsync_migrator.reporting import ORPHAN_CLEANUP
 from ipsync_migrator.steps.context import StepContext, deployment_of
-from ipsync_migrator.steps.retire import (
-    _snapshot,
-    disable_legacy,
-    finalize,
-    recheck_fingerprint,
-)
+from ipsync_migrator.steps.legacy_switch import disable_legacy, restore_legacy
+from ipsync_migrator.steps.retire import _snapshot, finalize, recheck_fingerprint
 
 
 class Silent:
@@ -68,7 +64,8 @@ def retire_orphan(ctx: StepContext, deployment: Deployment, owner: str) -> dict[
     )
     # The snapshot is journaled with the intent, before the first change.
     record = ctx.begin(record, Step.RETIRE_LEGACY)
-    after = disable_legacy(ctx, deployment)
+    assert record.legacy_snapshot is not None  # taken above, journaled by begin()
+    after = disable_legacy(ctx, deployment, record.legacy_snapshot)
     ctx.complete(
         record,
         Step.RETIRE_LEGACY,
@@ -92,16 +89,7 @@ def undo_orphan(ctx: StepContext, migration_id: str) -> dict[str, Any]:
         )
     snapshot = record.legacy_snapshot
     record = ctx.begin(record, Step.ROLLBACK)
-    restored: dict[str, Any] = {"rules": {}}
-    for rule in snapshot["rules"]:
-        enabled = rule.get("State") == "ENABLED"
-        if ctx.schedules.current(rule["Name"]) is not None:
-            ctx.schedules.set_enabled(rule["Name"], enabled)
-            restored["rules"][rule["Name"]] = rule.get("State")
-    ctx.functions.set_reserved_concurrency(
-        deployment_of(record).function.name, snapshot.get("reservedConcurrency")
-    )
-    restored["reservedConcurrency"] = snapshot.get("reservedConcurrency")
+    restored = restore_legacy(ctx, deployment_of(record), snapshot)
     ctx.complete(
         record,
         Step.ROLLBACK,

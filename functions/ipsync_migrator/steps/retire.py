@@ -23,6 +23,7 @@ from ipsync_migrator.journal import MigrationRecord, MigrationState
 from ipsync_migrator.models import Deployment, MigrationOptions
 from ipsync_migrator.planning import Step
 from ipsync_migrator.steps.context import BAKE_PASSED, StepContext, deployment_of
+from ipsync_migrator.steps.legacy_switch import disable_legacy
 from ipsync_migrator.steps.listeners import (
     describe,
     listeners_forwarding_to,
@@ -47,7 +48,7 @@ def retire_legacy(ctx: StepContext, migration_id: str, owner: str | None) -> dic
     refuse_while_legacy_group_used(ctx, record, "retire its sync")
     # The snapshot is journaled with the intent, before the first change.
     record = ctx.begin(record, Step.RETIRE_LEGACY)
-    after = disable_legacy(ctx, deployment)
+    after = disable_legacy(ctx, deployment, record.legacy_snapshot)
     ctx.complete(
         record,
         Step.RETIRE_LEGACY,
@@ -57,17 +58,6 @@ def retire_legacy(ctx: StepContext, migration_id: str, owner: str | None) -> dic
         detail_type=DetailType.RETIRED,
     )
     return after
-
-
-def disable_legacy(ctx: StepContext, deployment: Deployment) -> dict[str, Any]:
-    """The soft retirement itself: schedule rule(s) disabled, reserved concurrency 0."""
-    for schedule in deployment.schedules:
-        ctx.schedules.set_enabled(schedule.rule, False)
-    ctx.functions.set_reserved_concurrency(deployment.function.name, 0)
-    return {
-        "rules": {s.rule: "DISABLED" for s in deployment.schedules},
-        "reservedConcurrency": 0,
-    }
 
 
 def finalize(
@@ -104,7 +94,7 @@ def finalize(
         )
     options = MigrationOptions.model_validate(record.options)
     deployment = deployment_of(record)
-    recheck_fingerprint(ctx, deployment)
+    recheck_fingerprint(ctx, deployment, record.legacy_snapshot)
     refuse_while_legacy_group_used(ctx, record, "delete its sync")
     record = ctx.begin(record, Step.FINALIZE)
     snapshot = record.legacy_snapshot
@@ -144,7 +134,7 @@ def refuse_while_legacy_group_used(ctx: StepContext, record: MigrationRecord, wh
     group the function feeds (a sibling group not migrated yet still needs it)."""
     deployment = deployment_of(record)
     nlbs = network_load_balancer_arns(ctx)
-    for group in synced_groups(ctx, deployment):
+    for group in synced_groups(ctx, deployment, record.legacy_snapshot):
         users = listeners_forwarding_to(ctx, group, nlbs)
         if not users:
             continue
@@ -187,13 +177,17 @@ def _snapshot(ctx: StepContext, deployment: Deployment) -> dict[str, Any]:
     }
 
 
-def recheck_fingerprint(ctx: StepContext, deployment: Deployment) -> None:
+def recheck_fingerprint(
+    ctx: StepContext, deployment: Deployment, snapshot: dict[str, Any] | None = None
+) -> None:
     """Right before a delete: the function still syncs this group (its environment, or its
-    schedule targets' Input, read now)."""
+    schedule targets' Input, read now; a target that soft retirement removed from a shared
+    rule counts as the snapshot saved it, if the function's environment is unchanged)."""
     configuration = ctx.functions.configuration(deployment.function.name)
     if configuration is None:
         return  # deleted by an earlier, interrupted finalize: finish the rest
-    if not still_syncs(configuration, _rule_targets(ctx, deployment), deployment.target_group_arn):
+    targets = _rule_targets(ctx, deployment, snapshot, configuration)
+    if not still_syncs(configuration, targets, deployment.target_group_arn):
         raise FingerprintMismatchError(
             f"Function {deployment.function.name} no longer looks like the IP-sync function "
             f"of {deployment.target_group_arn}; it was not deleted.",
@@ -202,13 +196,15 @@ def recheck_fingerprint(ctx: StepContext, deployment: Deployment) -> None:
         )
 
 
-def synced_groups(ctx: StepContext, deployment: Deployment) -> list[str]:
+def synced_groups(
+    ctx: StepContext, deployment: Deployment, snapshot: dict[str, Any] | None = None
+) -> list[str]:
     """Every group the function syncs now (one function may feed several), this one first."""
     configuration = ctx.functions.configuration(deployment.function.name)
     groups = [deployment.target_group_arn]
     if configuration is None:
         return groups
-    targets = _rule_targets(ctx, deployment)
+    targets = _rule_targets(ctx, deployment, snapshot, configuration)
     found = fingerprint(
         configuration.get("Environment", {}).get("Variables", {}),
         configuration.get("Description", ""),
@@ -221,13 +217,31 @@ def synced_groups(ctx: StepContext, deployment: Deployment) -> list[str]:
     return groups
 
 
-def _rule_targets(ctx: StepContext, deployment: Deployment) -> list[dict[str, Any]]:
-    return [
+def _rule_targets(
+    ctx: StepContext,
+    deployment: Deployment,
+    snapshot: dict[str, Any] | None = None,
+    configuration: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The function's schedule targets now, plus those soft retirement removed from a shared
+    rule (the snapshot's), while the function's environment is still the snapshot's."""
+    function_arn = deployment.function.arn
+    targets = [
         target
         for schedule in deployment.schedules
         if ctx.schedules.current(schedule.rule) is not None
         for target in ctx.schedules.targets(schedule.rule)
-        if target.get("Arn") == deployment.function.arn
+        if target.get("Arn") == function_arn
+    ]
+    environment = (configuration or {}).get("Environment", {}).get("Variables", {})
+    if snapshot is None or environment != snapshot.get("environment"):
+        return targets
+    present = {t["Id"] for t in targets}
+    return targets + [
+        t
+        for rule in snapshot["rules"]
+        for t in rule["Targets"]
+        if t.get("Arn") == function_arn and t["Id"] not in present
     ]
 
 

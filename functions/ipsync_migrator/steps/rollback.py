@@ -44,6 +44,7 @@ from ipsync_migrator.naming import TAG_MIGRATION_ID
 from ipsync_migrator.planning import Step
 from ipsync_migrator.steps.context import StepContext, deployment_of
 from ipsync_migrator.steps.cutover import canonical_actions, planned_listener_changes
+from ipsync_migrator.steps.legacy_switch import restore_legacy
 from ipsync_migrator.steps.listeners import (
     describe,
     listeners_forwarding_to,
@@ -320,13 +321,7 @@ def _restore_legacy(ctx: StepContext, record: MigrationRecord) -> dict[str, Any]
     snapshot = record.legacy_snapshot
     if snapshot is None:
         return {"changed": False}
-    name = deployment_of(record).function.name
-    for rule in snapshot["rules"]:
-        if rule.get("State") == "ENABLED":
-            ctx.schedules.set_enabled(rule["Name"], True)
-    if ctx.functions.reserved_concurrency(name) != snapshot["reservedConcurrency"]:
-        ctx.functions.set_reserved_concurrency(name, snapshot["reservedConcurrency"])
-    return {"changed": True, "reservedConcurrency": snapshot["reservedConcurrency"]}
+    return {"changed": True, **restore_legacy(ctx, deployment_of(record), snapshot)}
 
 
 def _refill_old_group(ctx: StepContext, record: MigrationRecord) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import pytest
 
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.discovery import discover
-from ipsync_migrator.errors import LegacyGroupInUseError
+from ipsync_migrator.errors import FingerprintMismatchError, LegacyGroupInUseError
 from ipsync_migrator.local.demo_estate import DemoEstate
 from ipsync_migrator.local.realism import Realism
 from ipsync_migrator.local.variants import VariantEstate, seed_variants
@@ -173,3 +173,51 @@ def test_a_function_feeding_two_groups_is_not_retired_while_the_other_is_used(
     other = migrate(ctx, second.target_group_arn, retire=False)
     retire_legacy(ctx, mid, EXECUTION)
     retire_legacy(ctx, other, EXECUTION)
+
+
+def test_a_shared_schedule_loses_only_the_functions_target_and_gets_it_back(
+    aws: ClientFactory, ctx: StepContext, variants: VariantEstate
+) -> None:
+    # Given the Input variant: its cron rule also notifies an SNS topic
+    events = aws.client("events")
+    [rule] = events.list_rule_names_by_target(
+        TargetArn=ctx.functions.configuration("alb-ip-register")["FunctionArn"]  # type: ignore[index]
+    )["RuleNames"]
+    before = events.list_targets_by_rule(Rule=rule)["Targets"]
+    assert len(before) == 2
+
+    # When the migration retires the legacy sync
+    mid = migrate(ctx, variants.input_tg)
+
+    # Then the rule stays enabled and keeps the topic; only the function's target is gone
+    assert events.describe_rule(Name=rule)["State"] == "ENABLED"
+    after = events.list_targets_by_rule(Rule=rule)["Targets"]
+    assert [t["Arn"].split(":")[2] for t in after] == ["sns"]
+
+    # When it is rolled back, Then the function's target is back exactly as it was (its Input)
+    assert rollback(ctx, mid, reason="test")["state"] == "rolled_back"
+    restored = events.list_targets_by_rule(Rule=rule)["Targets"]
+    assert sorted(restored, key=lambda t: t["Id"]) == sorted(before, key=lambda t: t["Id"])
+
+    # When it is migrated again and finalized, Then the rule and the topic survive
+    mid = migrate(ctx, variants.input_tg)
+    finalize(ctx, mid, owner=EXECUTION)
+    assert events.describe_rule(Name=rule)["State"] == "ENABLED"
+    assert [t["Arn"].split(":")[2] for t in events.list_targets_by_rule(Rule=rule)["Targets"]] == [
+        "sns"
+    ]
+
+
+def test_a_function_changed_after_losing_its_shared_target_is_not_deleted(
+    aws: ClientFactory, ctx: StepContext, variants: VariantEstate
+) -> None:
+    # Given the Input variant retired (its target, the only proof of what it syncs, removed)
+    mid = migrate(ctx, variants.input_tg)
+    # When someone gives the function another job before finalize
+    aws.client("lambda").update_function_configuration(
+        FunctionName="alb-ip-register", Environment={"Variables": {"logLevel": "DEBUG"}}
+    )
+    # Then the saved target no longer proves the fingerprint: nothing is deleted
+    with pytest.raises(FingerprintMismatchError):
+        finalize(ctx, mid, owner=EXECUTION)
+    assert ctx.functions.configuration("alb-ip-register") is not None

@@ -80,6 +80,9 @@ class MigrationRecord(Model):
     #: (leftovers) and why (problems: the failed call, the missing permission, the fix).
     rollback_report: dict[str, Any] = Field(default_factory=dict)
     legacy_snapshot: dict[str, Any] | None = None
+    #: What the NLBs' clients see (DNS name, zone addresses, EIPs, endpoint services) before
+    #: the migration, and the checks after cutover and rollback (steps/nlb_identity.py).
+    nlb_identity: dict[str, Any] = Field(default_factory=dict)
     #: The pending approval gate and its Step Functions task token.
     approval: dict[str, str] | None = None
     notes: list[str] = Field(default_factory=list)

@@ -24,6 +24,7 @@ from ipsync_migrator.failures import Failure, from_journal
 from ipsync_migrator.journal import MigrationRecord, MigrationState
 from ipsync_migrator.models import DiscoveryReport, Finding, Plan, Severity, Verdict
 from ipsync_migrator.reporting import MigrationReport, title
+from ipsync_migrator.steps.nlb_identity import summary as identity_summary
 
 VERDICT_STYLE = {
     Verdict.MIGRATABLE: "bold green",
@@ -281,6 +282,7 @@ def status_dict(
         "approval": _approval(record),
         "notes": record.notes,
         "newTargetGroupArn": record.new_target_group_arn,
+        "nlbIdentity": record.nlb_identity,
     }
     if execution is not None:
         body["execution"] = {
@@ -363,6 +365,8 @@ def status_detail(
         rows.append(("execution", f"{execution.get('executionArn')} ({execution.get('status')})"))
     if record.new_target_group_arn:
         rows.append(("new target group", record.new_target_group_arn))
+    if record.nlb_identity:
+        rows.append(("NLB identity", identity_summary(record.nlb_identity)))
     approval = _approval(record)
     if approval:
         rows.append(("approval", ", ".join(f"{k} {v}" for k, v in approval.items())))
@@ -423,6 +427,10 @@ def report_view(report: MigrationReport) -> Group:
             failure = from_journal(row.error)
             if failure:
                 errors.extend(failure_lines(failure, row.id))
+        if row.nlb_identity:
+            errors.append(
+                Text.assemble(plain(f"{row.id} NLB identity: ", "bold"), plain(row.nlb_identity))
+            )
     parts: list[Any] = [
         table,
         *errors,

@@ -10,6 +10,7 @@ from typing import Any
 from ipsync_migrator.failures import from_journal
 from ipsync_migrator.journal import MigrationRecord, MigrationState
 from ipsync_migrator.models import Deployment, DiscoveryReport, Model, Schedule, Verdict
+from ipsync_migrator.steps.nlb_identity import summary as identity_summary
 
 MINUTES_PER_MONTH = 30 * 24 * 60
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
@@ -48,6 +49,9 @@ class ReportRow(Model):
     region: str | None = None
     #: Why a fleet's child migration failed (its execution's error, or the journal's).
     error: str | None = None
+    #: The NLBs' identity as recorded before the migration and checked after cutover and
+    #: rollback (steps/nlb_identity.py), in one line.
+    nlb_identity: str | None = None
 
 
 class BlockerGroup(Model):
@@ -162,6 +166,7 @@ def build_report(discovery: DiscoveryReport, records: list[MigrationRecord]) -> 
                 error=entry.last_error
                 if entry and entry.state.value in UNFINISHED_STATES
                 else None,
+                nlb_identity=identity_summary(entry.nlb_identity) if entry else None,
             ),
             [(f.code.value, f.remediation) for f in blockers],
         )
@@ -289,6 +294,10 @@ def markdown(report: MigrationReport) -> str:
             f"| {row.id} | {place}{row.function} | {row.verdict} | {outcome} | {invocations} "
             f"| {cutover} |"
         )
+    identities = [(row.id, row.nlb_identity) for row in report.rows if row.nlb_identity]
+    if identities:
+        lines += ["", "## NLB identity (what clients see)", ""]
+        lines += [f"- {mid}: {_cell(identity)}" for mid, identity in identities]
     lines += ["", "## Blockers", ""]
     for group in report.blockers:
         lines += [

@@ -17,8 +17,11 @@ FAST = ["--poll-seconds", "1", "--bake-seconds", "0", "--drain-seconds", "0"]
 
 def test_migrate_status_report_and_replay_rollback(runtime: LocalRuntime) -> None:
     base = ["--region", "us-east-1", "--endpoint-url", runtime.endpoint]
+    assert runtime.demo is not None
     shop = next(
-        d for d in discover(runtime.clients()).deployments if d.verdict == Verdict.MIGRATABLE
+        d
+        for d in discover(runtime.clients()).deployments
+        if d.target_group_arn == runtime.demo.shop_tg and d.verdict == Verdict.MIGRATABLE
     )
 
     migrated = runner.invoke(app, [*base, "migrate", shop.id, *FAST, "--yes", "--wait"])
@@ -32,10 +35,16 @@ def test_migrate_status_report_and_replay_rollback(runtime: LocalRuntime) -> Non
     assert status.exit_code == 0, status.output
     [record] = json.loads(status.stdout)
     assert (record["migrationId"], record["state"]) == (shop.id, "retired")
+    # The NLB's clients see the same NLB: its EIPs and endpoint service, checked after cutover
+    detail = runner.invoke(app, [*base, "status", shop.id], env={"COLUMNS": "400"})
+    assert detail.exit_code == 0, detail.output
+    [identity] = [line for line in detail.stdout.splitlines() if "NLB identity" in line]
+    assert "2 Elastic IP(s), 1 endpoint service(s); after cutover unchanged" in identity
 
     report = runner.invoke(app, [*base, "report", "--output", "markdown"])
     assert report.exit_code == 0, report.output
     assert "43,200 per month" in report.stdout
+    assert f"- {shop.id}: 1 NLB(s): DNS name" in report.stdout
 
     replay = runner.invoke(app, [*base, "replay-rollback", "--since", "10m", "--wait", "--yes"])
     assert replay.exit_code == 0, replay.output

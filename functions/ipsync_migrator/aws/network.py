@@ -1,4 +1,5 @@
-"""Amazon EC2 adapter: security groups, VPCs and the ALB's network interfaces."""
+"""Amazon EC2 adapter: security groups, VPCs, the ALB's network interfaces and the NLBs'
+endpoint services."""
 
 from __future__ import annotations
 
@@ -32,6 +33,28 @@ class Network:
             or [vpc["CidrBlock"]]
             for vpc in vpcs
         }
+
+    def endpoint_services(self, nlb_arns: Iterable[str]) -> dict[str, list[str]]:
+        """The VPC endpoint services (PrivateLink) in front of each NLB, by NLB ARN.
+
+        DescribeVpcEndpointServiceConfigurations has no load-balancer filter (service-name,
+        service-id, service-state, supported-ip-address-types and tags only: docs.aws.amazon.com/
+        AWSEC2/latest/APIReference/API_DescribeVpcEndpointServiceConfigurations.html), so the
+        region's services are listed and matched here.
+        """
+        wanted = set(nlb_arns)
+        found: dict[str, list[str]] = {arn: [] for arn in wanted}
+        if not wanted:
+            return found
+        with aws_call("ec2:DescribeVpcEndpointServiceConfigurations"):
+            pages = self._ec2.get_paginator(
+                "describe_vpc_endpoint_service_configurations"
+            ).paginate()
+            for page in pages:
+                for service in page["ServiceConfigurations"]:
+                    for arn in wanted.intersection(service.get("NetworkLoadBalancerArns", [])):
+                        found[arn].append(service["ServiceId"])
+        return {arn: sorted(ids) for arn, ids in found.items()}
 
     def alb_interfaces(self) -> dict[str, list[dict[str, str]]]:
         """Every ALB's ENIs in the region, by ENI description `ELB app/<name>/<id>` (one list).

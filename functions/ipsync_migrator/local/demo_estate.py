@@ -27,7 +27,10 @@ def seed_demo(clients: ClientFactory) -> DemoEstate:
     vpc = b.vpc("10.0.0.0/16", zones=("a", "b"))
 
     shop_alb = b.alb("shop-alb", vpc, listeners=((80, "HTTP"),))
-    shop_nlb = b.nlb("shop-nlb", vpc)
+    # Static addresses and PrivateLink: what teams kept the workaround for (status shows
+    # they read the same after cutover and rollback).
+    shop_nlb = b.nlb("shop-nlb", vpc, elastic_ips=True)
+    b.endpoint_service(shop_nlb)
     shop_tg = b.ip_target_group("shop-ip-tg", vpc, port=80)
     b.listener(shop_nlb, 80, shop_tg)
     b.sync_alb_ips(shop_alb, shop_tg, 80)

@@ -174,13 +174,31 @@ class EstateBuilder:
         return LoadBalancer(lb["LoadBalancerArn"], name, lb["DNSName"], vpc)
 
     def nlb(
-        self, name: str, vpc: Vpc, internal: bool = False, cross_zone: bool = False
+        self,
+        name: str,
+        vpc: Vpc,
+        internal: bool = False,
+        cross_zone: bool = False,
+        elastic_ips: bool = False,
     ) -> LoadBalancer:
+        """An NLB in every subnet of `vpc`; with `elastic_ips`, one allocated EIP per zone
+        (the static addresses teams deployed the workaround for)."""
+        placement: dict[str, Any] = {"Subnets": vpc.subnets}
+        if elastic_ips:
+            placement = {
+                "SubnetMappings": [
+                    {
+                        "SubnetId": subnet,
+                        "AllocationId": self.ec2.allocate_address()["AllocationId"],
+                    }
+                    for subnet in vpc.subnets
+                ]
+            }
         lb = self.elb.create_load_balancer(
             Name=name,
             Type="network",
             Scheme="internal" if internal else "internet-facing",
-            Subnets=vpc.subnets,
+            **placement,
         )["LoadBalancers"][0]
         if cross_zone:
             self.elb.modify_load_balancer_attributes(
@@ -188,6 +206,14 @@ class EstateBuilder:
                 Attributes=[{"Key": "load_balancing.cross_zone.enabled", "Value": "true"}],
             )
         return LoadBalancer(lb["LoadBalancerArn"], name, lb["DNSName"], vpc)
+
+    def endpoint_service(self, nlb: LoadBalancer) -> str:
+        """A VPC endpoint service (PrivateLink) in front of `nlb`; its service id."""
+        return str(
+            self.ec2.create_vpc_endpoint_service_configuration(
+                NetworkLoadBalancerArns=[nlb.arn], AcceptanceRequired=True
+            )["ServiceConfiguration"]["ServiceId"]
+        )
 
     def ip_target_group(
         self,

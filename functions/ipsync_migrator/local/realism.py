@@ -8,7 +8,9 @@ It patches moto (class attributes, so it works both in-process under ``mock_aws(
 2. AWS's rules for ``alb`` target groups (DOMAIN.md section 2) and duplicate listener ports;
 3. one ENI per subnet for each application load balancer, see ``eni.py``;
 4. fault injection for any service/operation, see ``faults.py``;
-5. a count of the calls that reached moto.
+5. a count of the calls that reached moto;
+6. the per-zone addresses (Elastic IPs included) of network load balancers, see
+   ``nlb_addresses.py``.
 
 Every patch names the moto behaviour it relies on; ``tests/integration/local/test_realism.py``
 has a test per patch that fails if a moto upgrade changes it. Tests, the CLI demo and the local
@@ -30,7 +32,7 @@ from typing import Any
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, BaseResponse
 from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
-from moto.elbv2.models import ELBv2Backend
+from moto.elbv2.models import ELBv2Backend, FakeLoadBalancer
 
 from ipsync_migrator.local.eni import sync_alb_enis
 from ipsync_migrator.local.faults import FaultBook, FaultRule, InjectedFault, load_rules
@@ -40,6 +42,7 @@ from ipsync_migrator.local.health import (
     set_state,
     target_groups_in_use,
 )
+from ipsync_migrator.local.nlb_addresses import assign_nlb_addresses, with_addresses
 
 __all__ = ["FaultRule", "Realism", "Rejected"]
 
@@ -522,9 +525,21 @@ def _patch_create_load_balancer(original: Callable[..., Any]) -> Callable[..., A
         balancer = original(self, *args, **kwargs)
         if _active is not None:
             sync_alb_enis(self.ec2_backend, self)
+            assign_nlb_addresses(self.ec2_backend, balancer, kwargs.get("subnet_mappings"))
         return balancer
 
     return create_load_balancer
+
+
+def _patch_availability_zones(original: property) -> property:
+    """Relies on: FakeLoadBalancer's ``availability_zones`` property building AvailabilityZone
+    objects (``subnet_id``) that the response serializer reads attribute by attribute."""
+
+    def availability_zones(self: Any) -> list[Any]:
+        zones = original.fget(self) if original.fget else []
+        return with_addresses(self, zones) if _active is not None else zones
+
+    return property(availability_zones)
 
 
 def _patch_delete_load_balancer(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -567,7 +582,8 @@ def _patch_get_all_network_interfaces(original: Callable[..., Any]) -> Callable[
     return get_all_network_interfaces
 
 
-_PATCHES: list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = [
+#: (owner, attribute, wrap): a method wrapped, or (FakeLoadBalancer) a property replaced.
+_PATCHES: list[tuple[type, str, Callable[[Any], Any]]] = [
     (BaseResponse, "call_action", _patch_call_action),
     (ELBv2Backend, "describe_target_health", _patch_describe_target_health),
     (ELBv2Backend, "create_target_group", _patch_create_target_group),
@@ -577,5 +593,6 @@ _PATCHES: list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any
     (ELBv2Backend, "delete_listener", _patch_delete_listener),
     (ELBv2Backend, "create_load_balancer", _patch_create_load_balancer),
     (ELBv2Backend, "delete_load_balancer", _patch_delete_load_balancer),
+    (FakeLoadBalancer, "availability_zones", _patch_availability_zones),
     (NetworkInterfaceBackend, "get_all_network_interfaces", _patch_get_all_network_interfaces),
 ]

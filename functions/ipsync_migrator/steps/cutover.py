@@ -19,6 +19,7 @@ from ipsync_migrator.planning import NEW_TARGET_GROUP_ARN, Step, replace_target_
 from ipsync_migrator.steps.context import StepContext, deployment_of
 from ipsync_migrator.steps.create_target_group import require_new_target_group
 from ipsync_migrator.steps.listeners import describe, legacy_group_users
+from ipsync_migrator.steps.nlb_identity import AFTER_CUTOVER, verify_identity
 
 
 def canonical_actions(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -109,6 +110,7 @@ def cutover(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str,
                 "Roll the migration back and check the listener for concurrent changes.",
             )
     record.timestamps.setdefault("cutOver", utc_now())
+    verify_identity(ctx, record, AFTER_CUTOVER)
     ctx.complete(
         record,
         Step.CUTOVER,

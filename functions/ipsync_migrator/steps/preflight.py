@@ -19,6 +19,7 @@ from ipsync_migrator.models import MigrationOptions, Target, Verdict
 from ipsync_migrator.naming import migration_id_for_target_group
 from ipsync_migrator.planning import Step, plan_migration
 from ipsync_migrator.steps.context import StepContext
+from ipsync_migrator.steps.nlb_identity import record_identity
 
 #: Preflight's verdict for a migration another run already took to its end (retired or
 #: finalized): the state machine reports it and stops (AlreadyMigrated), changing nothing.
@@ -107,6 +108,7 @@ def preflight(
             "options": options.to_json_dict(),
             "target": target.to_json_dict() if target else {},
             "deployment": deployment.to_json_dict(),
+            "nlb_identity": record_identity(ctx, deployment),
             "timestamps": {"started": fresh.updated_at},
         }
     )

@@ -48,6 +48,7 @@ def retire_legacy(ctx: StepContext, migration_id: str, owner: str | None) -> dic
     refuse_while_legacy_group_used(ctx, record, "retire its sync")
     # The snapshot is journaled with the intent, before the first change.
     record = ctx.begin(record, Step.RETIRE_LEGACY)
+    assert record.legacy_snapshot is not None  # taken above, journaled by begin()
     after = disable_legacy(ctx, deployment, record.legacy_snapshot)
     ctx.complete(
         record,

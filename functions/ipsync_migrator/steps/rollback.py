@@ -50,6 +50,7 @@ from ipsync_migrator.steps.listeners import (
     listeners_forwarding_to,
     load_balancers_using,
 )
+from ipsync_migrator.steps.nlb_identity import AFTER_ROLLBACK, verify_identity
 from ipsync_migrator.steps.probe import attach_return_probe, remove_probes
 
 ATTEMPTS = 5
@@ -104,7 +105,12 @@ def rollback(
                 return {**outcome.result(), "pending": True, "owner": holder, "state": "pending"}
             _finish(ctx, record, outcome, reason)
         except ConcurrentMigrationError:
-            continue  # someone wrote meanwhile: re-read, and undo again from that record
+            latest = ctx.load(migration_id)
+            if latest.owner != holder and (latest.in_flight or {}).get("step") == Step.ROLLBACK:
+                # Another rollback took it over meanwhile: it goes on, this one stands back
+                # (taking it back would make the two steal it from each other in turn).
+                return {"superseded": True, "by": latest.owner, "state": latest.state.value}
+            continue  # someone else wrote meanwhile: re-read, and undo again from that record
         state = (
             MigrationState.ROLLED_BACK if outcome.complete else MigrationState.ROLLBACK_INCOMPLETE
         )
@@ -271,6 +277,7 @@ def _take_over(
 def _finish(ctx: StepContext, record: MigrationRecord, outcome: Undo, reason: str) -> None:
     record.probe_listeners = [] if "probes" in outcome.report else record.probe_listeners
     record.rollback_report = {**record.rollback_report, **_report(outcome)}
+    verify_identity(ctx, record, AFTER_ROLLBACK)
     summary = "; ".join(outcome.leftovers)
     record.last_error = (
         f"rollback incomplete: {summary}" if not outcome.complete else reason or record.last_error

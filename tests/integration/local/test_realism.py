@@ -535,6 +535,45 @@ def test_albs_created_before_install_get_enis_and_deleted_albs_lose_them(
             assert alb_enis(client, e.alb_name, e.alb_arn) == []
 
 
+# ---- 6. NLB zone addresses ------------------------------------------------------------------
+
+
+def zone_addresses(client: Clients, name: str) -> dict[str, list[dict[str, str]]]:
+    [nlb] = client("elbv2").describe_load_balancers(Names=[name])["LoadBalancers"]
+    return {z["SubnetId"]: z.get("LoadBalancerAddresses", []) for z in nlb["AvailabilityZones"]}
+
+
+def test_an_nlb_lists_one_address_per_zone_with_its_mapped_elastic_ip(
+    estate: Estate, client: Clients
+) -> None:
+    # Given an Elastic IP per subnet, mapped at creation (AWS's static-address NLB)
+    ec2, elbv2 = client("ec2"), client("elbv2")
+    eips = {s: ec2.allocate_address(Domain="vpc") for s in estate.subnet_ids}
+    elbv2.create_load_balancer(
+        Name="static",
+        Type="network",
+        SubnetMappings=[
+            {"SubnetId": s, "AllocationId": e["AllocationId"]} for s, e in eips.items()
+        ],
+    )
+    elbv2.create_load_balancer(
+        Name="inside", Type="network", Scheme="internal", Subnets=estate.subnet_ids
+    )
+    cidrs = {
+        s["SubnetId"]: ipaddress.ip_network(s["CidrBlock"])
+        for s in ec2.describe_subnets(SubnetIds=estate.subnet_ids)["Subnets"]
+    }
+    # Then each zone lists its EIP (address and allocation) and a private address in the subnet
+    for subnet, [address] in zone_addresses(client, "static").items():
+        assert address["AllocationId"] == eips[subnet]["AllocationId"]
+        assert address["IpAddress"] == eips[subnet]["PublicIp"]
+        assert ipaddress.ip_address(address["PrivateIPv4Address"]) in cidrs[subnet]
+    # and an internal NLB has private addresses only
+    for subnet, [address] in zone_addresses(client, "inside").items():
+        assert set(address) == {"PrivateIPv4Address"}
+        assert ipaddress.ip_address(address["PrivateIPv4Address"]) in cidrs[subnet]
+
+
 # ---- 4. and 5. fault injection and call counts -------------------------------------------------
 
 
@@ -868,8 +907,9 @@ def test_moto_alone_has_the_gaps_the_adapter_fills(client: Clients) -> None:
         # listener ports: moto compares the port with listener ARNs, so duplicates pass
         attach_probe(elbv2, e, port=8080)
         attach_probe(elbv2, e, port=8080)
-        # ALBs get no ENIs, and a registered ALB can be deleted
+        # ALBs get no ENIs, NLBs no zone addresses, and a registered ALB can be deleted
         assert alb_enis(client, e.alb_name, e.alb_arn) == []
+        assert set(map(len, zone_addresses(client, "net").values())) == {0}
         elbv2.delete_load_balancer(LoadBalancerArn=e.alb_arn)
 
 

@@ -73,6 +73,15 @@ class StepContext:
             self._account = account_id(self.clients)
         return self._account
 
+    def account_of(self, record: MigrationRecord) -> str:
+        """The account of the migrated resources: the legacy group's ARN names it (no STS
+        call per invocation); GetCallerIdentity only for a record without a deployment."""
+        arn = str(record.deployment.get("target_group_arn", ""))
+        parts = arn.split(":")
+        if len(parts) > 4 and parts[4].isdigit():
+            return parts[4]
+        return self.account
+
     def load(self, migration_id: str) -> MigrationRecord:
         """The migration's record, whoever holds it (readers and takeovers)."""
         return load(self.journal, migration_id)
@@ -153,7 +162,9 @@ class StepContext:
         if detail_type is not None:
             self.bus.publish(
                 detail_type,
-                migration_detail(saved, step, self.account, self.clients.region, before, after),
+                migration_detail(
+                    saved, step, self.account_of(saved), self.clients.region, before, after
+                ),
             )
         return saved
 

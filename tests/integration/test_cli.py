@@ -1,4 +1,4 @@
-"""The CLI contract: JSON shapes, plan lookup, and clear errors with exit code 2."""
+"""The CLI contract: JSON shapes, plan lookup, and clear errors: 2 for usage, 3 for AWS or setup."""
 
 from __future__ import annotations
 
@@ -80,14 +80,14 @@ def test_plan_of_blocked_deployment_lists_blockers(aws: ClientFactory, demo: Dem
 
 def test_plan_of_unknown_reference_is_a_clear_error(aws: ClientFactory, demo: DemoEstate) -> None:
     result = runner.invoke(app, ["plan", "no-such-thing"])
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "No legacy IP-sync deployment matches 'no-such-thing'" in result.stderr
     assert "Traceback" not in result.output
 
 
 def test_unknown_region_is_a_clear_error() -> None:
     result = runner.invoke(app, ["--region", "mars-north-1", "discover"])
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "Unknown AWS region 'mars-north-1'" in result.stderr
 
 
@@ -98,26 +98,26 @@ REMOTE_ENDPOINT = "http://192.0.2.1:9"
 
 def test_missing_credentials_is_a_clear_error() -> None:
     result = runner.invoke(app, ["--endpoint-url", REMOTE_ENDPOINT, "discover"], env=NO_CREDENTIALS)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert "No AWS credentials were found" in result.stderr
 
 
 def test_missing_credentials_is_not_reported_as_a_missing_stack() -> None:
     result = runner.invoke(app, ["--endpoint-url", REMOTE_ENDPOINT, "status"], env=NO_CREDENTIALS)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert "No AWS credentials were found" in result.stderr
     assert "stack" not in result.stderr
 
 
 def test_unknown_profile_is_a_clear_error() -> None:
     result = runner.invoke(app, ["--profile", "nope", "discover"])
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "profile 'nope'" in result.stderr
 
 
 def test_unreachable_endpoint_is_a_clear_error() -> None:
     result = runner.invoke(app, ["--endpoint-url", "http://127.0.0.1:9", "discover"])
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert "Cannot reach the AWS endpoint" in result.stderr
 
 

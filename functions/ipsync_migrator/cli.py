@@ -97,8 +97,9 @@ class ExitCode(IntEnum):
 #: `plan --detailed-exitcode`, as terraform's: 0 nothing to migrate, 2 changes planned, and
 #: 1 for any error (usage and AWS errors included) or a blocked deployment.
 PLAN_CHANGES_EXIT = 2
-#: Whether this run is `plan --detailed-exitcode` (set as the arguments are parsed).
-_DETAILED = {"on": False}
+#: This run's command, and whether it is `plan --detailed-exitcode` (set as the arguments
+#: are parsed, before any usage error).
+_PARSED: dict[str, Any] = {"command": None, "detailed": False}
 #: The click typer runs on: its own copy (typer._click) since typer 0.2x, click before.
 _CLICK_ERRORS: Any = sys.modules[typer.BadParameter.__module__]
 _AWS_ERRORS = (
@@ -122,7 +123,7 @@ def exit_code_of(exc: BaseException) -> ExitCode:
 
 def _in_scheme(code: int) -> int:
     """`code`, or 1 for any failure under `plan --detailed-exitcode` (whose 2 means changes)."""
-    return ExitCode.FAILED if code and _DETAILED["on"] else code
+    return ExitCode.FAILED if code and _PARSED["detailed"] else code
 
 
 class _GlobalOptionsAnywhere(TyperGroup):
@@ -133,7 +134,8 @@ class _GlobalOptionsAnywhere(TyperGroup):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         position = command_position(args, set(self.commands))
         command, rest = args[position : position + 1], args[position + 1 :]
-        _DETAILED["on"] = command == ["plan"] and "--detailed-exitcode" in rest
+        _PARSED["command"] = command[0] if command else None
+        _PARSED["detailed"] = command == ["plan"] and "--detailed-exitcode" in rest
         with _usage_errors():
             return super().parse_args(ctx, hoist_global_options(args, set(self.commands)))
 
@@ -149,7 +151,8 @@ def _usage_errors() -> Iterator[None]:
     except _CLICK_ERRORS.UsageError as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":
             raise  # the bare command prints its help
-        command = exc.ctx.command_path if exc.ctx is not None else "ipsync-migrator"
+        # Some of click's errors name no context: the command parsed from the arguments does.
+        command = " ".join(filter(None, ["ipsync-migrator", _PARSED["command"]]))
         _print_error(exc.format_message(), f"Run `{command} --help` for its options.", exc)
         raise typer.Exit(code=_in_scheme(ExitCode.USAGE)) from None
 

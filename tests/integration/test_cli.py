@@ -241,3 +241,17 @@ def test_version_help_and_debug_work_before_or_after_the_command() -> None:
         assert result.exit_code == 0 and "Usage: ipsync-migrator" in result.stdout, args
     debug = runner.invoke(app, ["--endpoint-url", REMOTE_ENDPOINT, "discover", "--debug"])
     assert debug.exit_code == 3 and "Traceback" in debug.stderr  # the error in full
+
+
+def test_the_readme_s_exit_code_table_is_the_cli_s() -> None:
+    import re
+    from pathlib import Path
+
+    from ipsync_migrator.cli import ExitCode
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("Exit codes, one scheme for every command", 1)[1].split("\n\n")[1]
+
+    documented = {int(code) for code in re.findall(r"^\| (\d+) \|", table, re.M)}
+
+    assert documented == {int(code) for code in ExitCode}

@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -22,9 +22,18 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from ipsync_migrator.clients import ClientFactory
-from ipsync_migrator.config import DEFAULT_STACK_NAME, USER_AGENT, AwsTarget
+from ipsync_migrator.config import DEFAULT_STACK_NAME, USER_AGENT, AwsTarget, default_output
 from ipsync_migrator.discovery import discover
-from ipsync_migrator.errors import InvalidInputError, IpsyncError, NotFoundError
+from ipsync_migrator.errors import (
+    AccessDeniedError,
+    AwsServiceError,
+    AwsUnavailableError,
+    ConfigurationError,
+    InvalidInputError,
+    IpsyncError,
+    NotFoundError,
+    ThrottledError,
+)
 from ipsync_migrator.failures import from_journal, one_line
 from ipsync_migrator.fleet import load_fleet_spec
 from ipsync_migrator.handlers.requests import MIGRATION_ID
@@ -54,6 +63,7 @@ from ipsync_migrator.render import (
 )
 from ipsync_migrator.render_explain import explain_view
 from ipsync_migrator.render_fleet import fleet_spec_view, fleet_status_view
+from ipsync_migrator.render_formats import compiled_query, formatted, queried, query_table
 from ipsync_migrator.reporting import MigrationReport, build_report, markdown
 from ipsync_migrator.steps.preflight import RESTARTABLE
 from ipsync_migrator.steps.replay import FINALIZED_ACTION, ROLLED_BACK_OUTCOMES
@@ -62,26 +72,109 @@ RESTARTABLE_STATES = {state.value for state in RESTARTABLE}
 FLEET_POLL_SECONDS = 2.0
 
 
+class ExitCode(IntEnum):
+    """The one exit-code scheme, as terraform's (README, "Exit codes")."""
+
+    OK = 0
+    #: A migration failed or rolled back (`--wait`, `--watch`), the prompt was declined, or
+    #: the migration's state refused the command (e.g. rollback after finalize).
+    FAILED = 1
+    #: The command line: a malformed or unknown option or argument; nothing was read or started.
+    USAGE = 2
+    #: AWS or the setup: credentials, region, endpoint, stack, permission, a resource not
+    #: found, an AWS error.
+    AWS = 3
+    #: `rollback` / `replay-rollback`: something could not be undone (listed).
+    ROLLBACK_INCOMPLETE = 4
+    #: `rollback`: another rollback took the migration over.
+    ROLLBACK_SUPERSEDED = 5
+    #: `--timeout` passed: the executions go on.
+    TIMEOUT = 124
+    #: Ctrl-C: the executions go on.
+    INTERRUPTED = 130
+
+
+#: `plan --detailed-exitcode`, as terraform's: 0 nothing to migrate, 2 changes planned, and
+#: 1 for any error (usage and AWS errors included) or a blocked deployment.
+PLAN_CHANGES_EXIT = 2
+#: This run's command, and whether it is `plan --detailed-exitcode` (set as the arguments
+#: are parsed, before any usage error).
+_PARSED: dict[str, Any] = {"command": None, "detailed": False}
+#: The click typer runs on: its own copy (typer._click) since typer 0.2x, click before.
+_CLICK_ERRORS: Any = sys.modules[typer.BadParameter.__module__]
+_AWS_ERRORS = (
+    ConfigurationError,
+    AccessDeniedError,
+    NotFoundError,
+    ThrottledError,
+    AwsUnavailableError,
+    AwsServiceError,
+)
+
+
+def exit_code_of(exc: BaseException) -> ExitCode:
+    """The exit code an error ends the command with."""
+    if isinstance(exc, InvalidInputError):
+        return ExitCode.USAGE
+    if isinstance(exc, _AWS_ERRORS):
+        return ExitCode.AWS
+    return ExitCode.FAILED
+
+
+def _in_scheme(code: int) -> int:
+    """`code`, or 1 for any failure under `plan --detailed-exitcode` (whose 2 means changes)."""
+    return ExitCode.FAILED if code and _PARSED["detailed"] else code
+
+
 class _GlobalOptionsAnywhere(TyperGroup):
     """Global options are accepted after the command too (`status --region eu-west-1`), as
-    the AWS CLI and kubectl accept theirs: they are moved in front of it before parsing."""
+    the AWS CLI and kubectl accept theirs: they are moved in front of it before parsing.
+    Usage errors end as every error does: one `error:` line, one `fix:` line."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, hoist_global_options(args, set(self.commands)))
+        position = command_position(args, set(self.commands))
+        command, rest = args[position : position + 1], args[position + 1 :]
+        _PARSED["command"] = command[0] if command else None
+        _PARSED["detailed"] = command == ["plan"] and "--detailed-exitcode" in rest
+        with _usage_errors():
+            return super().parse_args(ctx, hoist_global_options(args, set(self.commands)))
+
+    def invoke(self, ctx: Any) -> Any:
+        with _usage_errors():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    try:
+        yield
+    except _CLICK_ERRORS.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            raise  # the bare command prints its help
+        # Some of click's errors name no context: the command parsed from the arguments does.
+        command = " ".join(filter(None, ["ipsync-migrator", _PARSED["command"]]))
+        _print_error(exc.format_message(), f"Run `{command} --help` for its options.", exc)
+        raise typer.Exit(code=_in_scheme(ExitCode.USAGE)) from None
 
 
 #: The root's options, with a value and without one (main() below).
 GLOBAL_VALUE_OPTIONS = frozenset(
     {"--region", "--profile", "--endpoint-url", "--role-arn", "--external-id"}
 )
-GLOBAL_FLAGS = frozenset({"--debug", "--no-debug"})
+GLOBAL_FLAGS = frozenset({"--debug", "--no-debug", "--version"})
+
+
+def command_position(args: list[str], commands: set[str]) -> int:
+    """Where the command is in `args` (len(args) when there is none)."""
+    position = 0
+    while position < len(args) and args[position] not in commands:
+        position += 2 if args[position] in GLOBAL_VALUE_OPTIONS else 1
+    return min(position, len(args))
 
 
 def hoist_global_options(args: list[str], commands: set[str]) -> list[str]:
     """`args` with the global options found after the command moved before it."""
-    position = 0
-    while position < len(args) and args[position] not in commands:
-        position += 2 if args[position] in GLOBAL_VALUE_OPTIONS else 1
+    position = command_position(args, commands)
     if position >= len(args):
         return list(args)
     before, command, rest = list(args[:position]), args[position], args[position + 1 :]
@@ -110,15 +203,17 @@ app = typer.Typer(
     name="ipsync-migrator",
     help="Move NLBs off the Lambda IP-sync workaround onto ALB-type target groups.\n\n"
     "Exit codes: 0 done; 1 a migration failed or rolled back (migrate --wait, status "
-    "--watch); 2 bad input, setup or an AWS error, nothing changed; 124 --timeout passed "
-    "(the executions go on); 130 interrupted (they go on).",
+    "--watch), the prompt was declined, or the migration's state refused the command; 2 a "
+    "usage error (nothing was read or started); 3 an AWS or configuration error "
+    "(credentials, region, endpoint, stack, permission, not found); 4 a rollback left "
+    "something undone; 5 another rollback took it over; 124 --timeout passed (the "
+    "executions go on); 130 interrupted (they go on). plan --detailed-exitcode: 0 nothing "
+    "to migrate, 2 changes planned, 1 any error or a blocked deployment.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-#: Exit codes beside 0 and typer's 2 for usage errors.
-MIGRATION_FAILED_EXIT, ERROR_EXIT, TIMEOUT_EXIT, INTERRUPTED_EXIT = 1, 2, 124, 130
 T = TypeVar("T")
 out = make_console()
 err = make_console(stderr=True)
@@ -127,9 +222,23 @@ err = make_console(stderr=True)
 class Output(StrEnum):
     TABLE = "table"
     JSON = "json"
+    YAML = "yaml"
+    TEXT = "text"
 
 
-OutputOption = Annotated[Output, typer.Option("--output", "-o", help="table or json")]
+_OUTPUT_HELP = (
+    "table, json, yaml or text (the AWS CLI's tab-separated lines); default: "
+    "AWS_DEFAULT_OUTPUT, else table"
+)
+OutputOption = Annotated[Output | None, typer.Option("--output", "-o", help=_OUTPUT_HELP)]
+QueryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--query",
+        help="A JMESPath expression applied to the output's JSON form before it is "
+        "formatted, as the AWS CLI's --query.",
+    ),
+]
 
 
 class FollowOutput(StrEnum):
@@ -140,7 +249,45 @@ class FollowOutput(StrEnum):
 class StatusOutput(StrEnum):
     TABLE = "table"
     JSON = "json"
+    YAML = "yaml"
+    TEXT = "text"
     JSONL = "jsonl"
+
+
+E = TypeVar("E", bound=StrEnum)
+#: AWS_DEFAULT_OUTPUT values of the AWS CLI's that name one of ours.
+_OUTPUT_ALIASES = {"yaml-stream": "yaml"}
+
+
+def _formats(output: E | None, choices: type[E], query: str | None) -> tuple[E, Any]:
+    """The output format (`--output`, else AWS_DEFAULT_OUTPUT, else table) and the compiled
+    `--query`, both checked before anything is read."""
+    if output is None:
+        given = default_output()
+        if given is None:
+            output = choices("table")
+        else:
+            try:
+                output = choices(_OUTPUT_ALIASES.get(given, given))
+            except ValueError:
+                _fail(
+                    f"AWS_DEFAULT_OUTPUT is {_shown(given)}, and this command prints "
+                    f"{', '.join(c.value for c in choices)}.",
+                    "Pass --output, or set AWS_DEFAULT_OUTPUT to one of them.",
+                )
+    assert output is not None
+    return output, (_run(lambda: compiled_query(query)) if query is not None else None)
+
+
+def _print_document(document: Any, output: StrEnum, query: Any, view: Callable[[], Any]) -> None:
+    """A command's output: its view as a table, or its JSON form as json, yaml or text;
+    `query` (--query) is applied to the JSON form first."""
+    if query is not None:
+        document = _run(lambda: queried(document, query))
+    if output == "table":
+        out.print(view() if query is None else query_table(document))
+    else:
+        sys.stdout.write(formatted(document, output.value))
 
 
 #: `--output jsonl`: JSON lines on stdout for automation; what people read goes to stderr.
@@ -182,7 +329,8 @@ def main(
 @app.command("discover")
 def discover_command(
     ctx: typer.Context,
-    output: OutputOption = Output.TABLE,
+    output: OutputOption = None,
+    query: QueryOption = None,
     explain: Annotated[
         str | None,
         typer.Option(
@@ -192,24 +340,15 @@ def discover_command(
     stack_name: StackOption = DEFAULT_STACK_NAME,
 ) -> None:
     """Find and classify every legacy IP-sync deployment (read-only)."""
-    report = _run(lambda: _discover(ClientFactory(ctx.obj), output, stack_name))
+    shown, expression = _formats(output, Output, query)
+    report = _run(lambda: _discover(ClientFactory(ctx.obj), shown, stack_name))
     if explain is not None:
-        deployment = report.find(explain)
-        if deployment is None:
-            _fail(
-                f"No legacy IP-sync deployment matches '{explain}'.",
-                "Run `ipsync-migrator discover` to list ids, target groups and functions.",
-            )
-        assert deployment is not None
-        if output == Output.JSON:
-            _print_json(deployment.public_dict())
-        else:
-            out.print(explain_view(deployment))
+        deployment = _run(partial(_find, report, explain))
+        _print_document(
+            deployment.public_dict(), shown, expression, partial(explain_view, deployment)
+        )
         return
-    if output == Output.JSON:
-        _print_json(report.public_dict())
-    else:
-        out.print(discovery_table(report))
+    _print_document(report.public_dict(), shown, expression, partial(discovery_table, report))
 
 
 @app.command("plan")
@@ -229,21 +368,28 @@ def plan_command(
             help="Also write the CloudFormation and Terraform patches to this directory.",
         ),
     ] = None,
-    output: OutputOption = Output.TABLE,
+    output: OutputOption = None,
+    query: QueryOption = None,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 0 when there is nothing to migrate, 2 when changes are planned, and 1 "
+            "on any error or a blocked deployment (terraform's plan -detailed-exitcode).",
+        ),
+    ] = False,
     stack_name: StackOption = DEFAULT_STACK_NAME,
 ) -> None:
     """Show the exact changes a migration would make (writes nothing)."""
+    shown, expression = _formats(output, Output, query)
     _run(lambda: _checked_reference(reference))
 
     def build() -> Any:
-        report = _discover(ClientFactory(ctx.obj), output, stack_name)
+        report = _discover(ClientFactory(ctx.obj), shown, stack_name)
         return plan_migration(_find(report, reference))
 
     plan = _run(build)
-    if output == Output.JSON:
-        _print_json(plan.to_json_dict())
-    else:
-        out.print(plan_view(plan))
+    _print_document(plan.to_json_dict(), shown, expression, partial(plan_view, plan))
     if out_file is not None:
         _run(lambda: _write(out_file, json.dumps(_saved_plan(plan), indent=2) + "\n"))
         err.print(plain(f"plan written to {out_file}: apply it with `migrate --plan {out_file}`"))
@@ -251,6 +397,8 @@ def plan_command(
         if patch_dir is not None and plan.template_patches.get(kind):
             _run(partial(_write, patch_dir / name, plan.template_patches[kind]))
             err.print(plain(f"{kind} patch written to {patch_dir / name}"))
+    if detailed_exitcode and (plan.blockers or plan.changes):
+        raise typer.Exit(code=ExitCode.FAILED if plan.blockers else PLAN_CHANGES_EXIT)
 
 
 #: What `plan --out` writes: the plan, and the version of this file's layout.
@@ -512,7 +660,7 @@ def migrate_command(
         elif attached:
             _say_how_to_follow(attached)
         if unfinished:
-            raise typer.Exit(code=MIGRATION_FAILED_EXIT)
+            raise typer.Exit(code=ExitCode.FAILED)
         return
     migratable = [d for d in chosen if d.verdict == Verdict.MIGRATABLE]
     for deployment in chosen:
@@ -543,7 +691,7 @@ def migrate_command(
     else:
         _say_how_to_follow([*started, *attached])
     if unfinished:
-        raise typer.Exit(code=MIGRATION_FAILED_EXIT)
+        raise typer.Exit(code=ExitCode.FAILED)
 
 
 #: Journal states in which a migration is done with nothing left to do.
@@ -581,12 +729,12 @@ def _wait(
         results = _run(lambda: follow(service, started, console, timeout=timeout, jsonl=jsonl))
     except KeyboardInterrupt:
         _detached(started, "Interrupted")
-        raise typer.Exit(code=INTERRUPTED_EXIT) from None
+        raise typer.Exit(code=ExitCode.INTERRUPTED) from None
     except WaitTimedOut:
         _detached(started, f"Still running after {timeout:g} s (--timeout)")
-        raise typer.Exit(code=TIMEOUT_EXIT) from None
+        raise typer.Exit(code=ExitCode.TIMEOUT) from None
     if any(r["status"] != "SUCCEEDED" for r in results):
-        raise typer.Exit(code=MIGRATION_FAILED_EXIT)
+        raise typer.Exit(code=ExitCode.FAILED)
 
 
 def _human_text_to_stderr(ctx: typer.Context) -> None:
@@ -595,7 +743,10 @@ def _human_text_to_stderr(ctx: typer.Context) -> None:
     ctx.call_on_close(partial(setattr, out, "file", None))
 
 
-def _print_json_line(value: Any) -> None:
+def _print_json_line(value: Any, query: Any = None) -> None:
+    """One JSON object on one line (`--output jsonl`), through `query` (--query) if any."""
+    if query is not None:
+        value = _run(lambda: queried(value, query))
     sys.stdout.write(json.dumps(value, default=str) + "\n")
     sys.stdout.flush()
 
@@ -619,7 +770,7 @@ def _confirm(question: str, what: str) -> None:
         )
     if not typer.confirm(question, default=False):
         err.print("Nothing was started.")
-        raise typer.Exit(code=MIGRATION_FAILED_EXIT)
+        raise typer.Exit(code=ExitCode.FAILED)
 
 
 def _say_how_to_follow(started: list[Started], console: Any = None) -> None:
@@ -634,8 +785,10 @@ def status_command(
     ctx: typer.Context,
     migration_id: Annotated[str | None, typer.Argument(help="One migration id.")] = None,
     output: Annotated[
-        StatusOutput, typer.Option("--output", "-o", help=f"table, json, or {JSONL_HELP}.")
-    ] = StatusOutput.TABLE,
+        StatusOutput | None,
+        typer.Option("--output", "-o", help=f"{_OUTPUT_HELP}; or {JSONL_HELP}."),
+    ] = None,
+    query: QueryOption = None,
     fleet: Annotated[
         str | None,
         typer.Option("--fleet", help="A fleet execution's name or ARN (`migrate --fleet`)."),
@@ -658,10 +811,11 @@ def status_command(
     With an id: its execution, phase and time left, the failed step, error and fix, and the
     template patch. The full error payload is in `--output json` (lastError).
     """
+    shown, expression = _formats(output, StatusOutput, query)
     if fleet is not None:
-        _fleet_status(ctx, fleet, Output(output.value if output != "jsonl" else "json"), stack_name)
+        _fleet_status(ctx, fleet, shown, expression, stack_name)
         return
-    jsonl = output == StatusOutput.JSONL
+    jsonl = shown == StatusOutput.JSONL
     if jsonl:
         _human_text_to_stderr(ctx)
     if migration_id is not None:
@@ -677,13 +831,12 @@ def status_command(
             out.print("No migration is running.")
             return
     if migration_id is None:
-        if output == StatusOutput.JSON:
-            _print_json([status_dict(r) for r in records])
-        elif jsonl:
+        if jsonl:
             for record in records:
-                _print_json_line(status_dict(record))
+                _print_json_line(status_dict(record), expression)
         else:
-            out.print(status_table(records))
+            document = [status_dict(r) for r in records]
+            _print_document(document, shown, expression, partial(status_table, records))
         return
     [record] = records
     latest = _run(partial(service.latest_execution, record.migration_id))
@@ -698,18 +851,17 @@ def status_command(
             else from_journal(record.last_error)
         )
     is_running = execution is not None and execution["status"] == "RUNNING"
-    if output != StatusOutput.TABLE:
-        arn = str(execution["executionArn"]) if execution else ""
-        body = status_dict(record, execution, console_url(arn))
-        body["failure"] = failure.to_json_dict() if failure else None
-        body["phase"] = phase(record).text() if is_running else None
-        _print_json_line(body) if jsonl else _print_json(body)
+    arn = str(execution["executionArn"]) if execution else ""
+    body = status_dict(record, execution, console_url(arn))
+    body["failure"] = failure.to_json_dict() if failure else None
+    body["phase"] = phase(record).text() if is_running else None
+    view = partial(status_detail, record, execution, failure, body["phase"] or "")
+    if jsonl:
+        _print_json_line(body, expression)
     else:
-        out.print(
-            status_detail(record, execution, failure, phase(record).text() if is_running else "")
-        )
+        _print_document(body, shown, expression, view)
     if watch and record.state.value not in _SETTLED:
-        raise typer.Exit(code=MIGRATION_FAILED_EXIT)
+        raise typer.Exit(code=ExitCode.FAILED)
 
 
 def _records(service: Service, migration_id: str | None, stack_name: str) -> list[Any]:
@@ -747,8 +899,9 @@ def rollback_command(
 ) -> None:
     """Roll a migration back to its pre-migration state (waits until done).
 
-    Exit codes: 0 rolled back (or already), 3 incomplete (what is left is listed; fix it and
-    run the rollback again), 4 another rollback took the migration over, 2 an error.
+    Exit codes: 0 rolled back (or already), 4 incomplete (what is left is listed; fix it and
+    run the rollback again), 5 another rollback took the migration over; 1, 2 or 3 an error
+    (refused by the migration's state, usage, AWS), as for every command.
     """
     service = _run(lambda: Service.connect(ClientFactory(ctx.obj), stack_name))
 
@@ -782,16 +935,12 @@ def rollback_command(
         raise typer.Exit(code=code)
 
 
-#: `rollback`'s exit codes beside 0 (done) and 2 (an error before or during the call).
-ROLLBACK_INCOMPLETE_EXIT, ROLLBACK_SUPERSEDED_EXIT = 3, 4
-
-
 def rollback_exit_code(result: dict[str, Any]) -> int:
     if result.get("superseded"):
-        return ROLLBACK_SUPERSEDED_EXIT
+        return ExitCode.ROLLBACK_SUPERSEDED
     if result.get("state") == "rollback_incomplete":
-        return ROLLBACK_INCOMPLETE_EXIT
-    return 0
+        return ExitCode.ROLLBACK_INCOMPLETE
+    return ExitCode.OK
 
 
 @app.command("finalize")
@@ -895,13 +1044,19 @@ def approve_command(
 class ReportOutput(StrEnum):
     TABLE = "table"
     JSON = "json"
+    YAML = "yaml"
+    TEXT = "text"
     MARKDOWN = "markdown"
 
 
 @app.command("report")
 def report_command(
     ctx: typer.Context,
-    output: Annotated[ReportOutput, typer.Option("--output", "-o")] = ReportOutput.TABLE,
+    output: Annotated[
+        ReportOutput | None,
+        typer.Option("--output", "-o", help=f"{_OUTPUT_HELP}; or markdown."),
+    ] = None,
+    query: QueryOption = None,
     fleet: Annotated[
         str | None,
         typer.Option(
@@ -911,17 +1066,18 @@ def report_command(
     stack_name: StackOption = DEFAULT_STACK_NAME,
 ) -> None:
     """Deployments by verdict and outcome, blockers by reason, invocations retired."""
+    shown, expression = _formats(output, ReportOutput, query)
+    if shown == ReportOutput.MARKDOWN and expression is not None:
+        _fail("--query selects from the JSON form: markdown has none.", "Pass --output json.")
     clients = ClientFactory(ctx.obj)
     if fleet is not None:
         report = _run(lambda: Service.connect(clients, stack_name).fleet_report(fleet))
     else:
         report = _account_report(clients, stack_name)
-    if output == ReportOutput.JSON:
-        _print_json(report.to_json_dict())
-    elif output == ReportOutput.MARKDOWN:
+    if shown == ReportOutput.MARKDOWN:
         sys.stdout.write(markdown(report))
     else:
-        out.print(report_view(report))
+        _print_document(report.to_json_dict(), shown, expression, partial(report_view, report))
 
 
 @app.command("replay-rollback")
@@ -939,7 +1095,7 @@ def replay_rollback_command(
     """Replay the event archive for a time window: its migrations roll back.
 
     Checks first: the migration exists, and which migrations the window holds (shown, and
-    confirmed unless --yes). With --wait, exit 3 when one of them did not end rolled back.
+    confirmed unless --yes). With --wait, exit 4 when one of them did not end rolled back.
     """
     window = _run(lambda: (parse_time(since), parse_time(until) if until else datetime.now(UTC)))
     service = _run(lambda: Service.connect(ClientFactory(ctx.obj), stack_name))
@@ -973,7 +1129,7 @@ def replay_rollback_command(
                 for leftover in record.rollback_report.get("leftovers", []):
                     out.print(f"  left: {escape(leftover)}", highlight=False)
     if failed:
-        raise typer.Exit(code=ROLLBACK_INCOMPLETE_EXIT)
+        raise typer.Exit(code=ExitCode.ROLLBACK_INCOMPLETE)
 
 
 def _refuse_unconfirmed() -> None:
@@ -1075,9 +1231,10 @@ def demo_command() -> None:
 def _discover(
     clients: ClientFactory, output: Output, stack_name: str | None = None
 ) -> DiscoveryReport:
-    """Discovery; with `stack_name`, also the deployed stack's journal (migrated ones)."""
+    """Discovery; with `stack_name`, also the deployed stack's journal (migrated ones).
+    A spinner shows on a terminal, for a table only."""
     journal = _journal_of(clients, stack_name) if stack_name else None
-    if output == Output.JSON or not err.is_terminal:
+    if output != Output.TABLE or not err.is_terminal:
         return discover(clients, journal=journal)
     with err.status("Scanning...") as status:
         return discover(
@@ -1098,7 +1255,8 @@ def _journal_of(clients: ClientFactory, stack_name: str) -> Journal | None:
 
 
 def _run(action: Callable[[], T]) -> T:
-    """Run a command body; errors become one `error:` line, one `fix:` line and exit code 2."""
+    """Run a command body; errors become one `error:` line, one `fix:` line and their exit
+    code (exit_code_of)."""
     with _clear_errors():
         return action()
     raise AssertionError("unreachable")  # pragma: no cover
@@ -1115,16 +1273,16 @@ def _clear_errors() -> Iterator[None]:
         yield
     except IpsyncError as exc:
         _print_error(exc.message, exc.remediation or _GENERIC_FIX, exc)
-        raise typer.Exit(code=ERROR_EXIT) from None
+        raise typer.Exit(code=_in_scheme(exit_code_of(exc))) from None
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:  # an error nobody translated: still one line and a fix
         _print_error(
             f"Unexpected {type(exc).__name__}: {one_line(str(exc))}",
-            "Run it again with --debug (before the command) for the traceback, and report it.",
+            "Run it again with --debug for the traceback, and report it.",
             exc,
         )
-        raise typer.Exit(code=ERROR_EXIT) from None
+        raise typer.Exit(code=_in_scheme(exit_code_of(exc))) from None
 
 
 def _print_error(message: str, fix: str, exc: BaseException) -> None:
@@ -1138,10 +1296,6 @@ def _print_version(value: bool) -> None:
     if value:
         sys.stdout.write(f"ipsync-migrator {USER_AGENT.split('/', 1)[1]}\n")
         raise typer.Exit()
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
 
 
 @app.command("local")
@@ -1230,14 +1384,16 @@ def _migrate_fleet(ctx: typer.Context, path: Path, yes: bool, wait: bool, stack_
             status = _run(lambda: service.fleet_status(arn))
     out.print(fleet_status_view(status))
     if status["status"] != "SUCCEEDED":
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=ExitCode.FAILED)
 
 
-def _fleet_status(ctx: typer.Context, reference: str, output: Output, stack_name: str) -> None:
+def _fleet_status(
+    ctx: typer.Context, reference: str, output: StatusOutput, query: Any, stack_name: str
+) -> None:
     status = _run(
         lambda: Service.connect(ClientFactory(ctx.obj), stack_name).fleet_status(reference)
     )
-    if output == Output.JSON:
-        _print_json(status)
+    if output == StatusOutput.JSONL:
+        _print_json_line(status, query)
     else:
-        out.print(fleet_status_view(status))
+        _print_document(status, output, query, partial(fleet_status_view, status))

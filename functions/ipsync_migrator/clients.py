@@ -19,9 +19,10 @@ from botocore.exceptions import (
     PartialCredentialsError,
     ProfileNotFound,
 )
+from botocore.utils import validate_region_name
 
 from ipsync_migrator.config import USER_AGENT, AwsTarget
-from ipsync_migrator.errors import ConfigurationError
+from ipsync_migrator.errors import ConfigurationError, InvalidInputError
 
 # How long one call may take at worst (worst_case_seconds), after botocore 1.44's
 # retries/standard.py (boto3 guide "Retries": standard mode caps backoff at 20 s). Standard and
@@ -127,12 +128,9 @@ class ClientFactory:
                 "Pass --region, or set AWS_REGION / AWS_DEFAULT_REGION.",
             ) from exc
         except InvalidRegionError as exc:
-            raise ConfigurationError(
-                f"'{self.target.region}' is not an AWS region name.",
-                "Pass a region such as us-east-1 with --region.",
-            ) from exc
+            raise _malformed_region(self.target.region) from exc
         except ValueError as exc:  # botocore: "Invalid endpoint: ..." (no scheme, no host)
-            raise ConfigurationError(
+            raise InvalidInputError(
                 f"'{self.target.endpoint_url}' is not an endpoint URL.",
                 "Pass --endpoint-url http(s)://HOST[:PORT], e.g. the one `ipsync-migrator "
                 "local` prints.",
@@ -150,6 +148,12 @@ class ClientFactory:
 
     def _get_session(self) -> boto3.Session:
         if self._session is None:
+            try:
+                # A malformed name is bad input; a well-formed unknown one, setup (below).
+                if self.target.region is not None:
+                    validate_region_name(self.target.region)
+            except InvalidRegionError as exc:
+                raise _malformed_region(self.target.region) from exc
             try:
                 base = boto3.Session(
                     profile_name=self.target.profile, region_name=self.target.region
@@ -232,6 +236,13 @@ def _known_regions(session: boto3.Session) -> set[str]:
     for partition in session.get_available_partitions():
         regions.update(session.get_available_regions("sts", partition_name=partition))
     return regions
+
+
+def _malformed_region(region: str | None) -> InvalidInputError:
+    return InvalidInputError(
+        f"{region!r} is not an AWS region name.",
+        "Pass a region such as us-east-1 with --region.",
+    )
 
 
 def _no_credentials() -> ConfigurationError:

@@ -10,6 +10,11 @@ USER_AGENT = "ipsync-migrator/0.1.0"
 DEFAULT_STACK_NAME = "ipsync-migrator"
 
 
+def default_output() -> str | None:
+    """The CLI's `--output` when none is given: AWS_DEFAULT_OUTPUT, as for the AWS CLI."""
+    return os.environ.get("AWS_DEFAULT_OUTPUT") or None
+
+
 @dataclass(frozen=True)
 class AwsTarget:
     """Where and as whom AWS is called: region, profile, endpoint and an optional role."""

@@ -34,12 +34,13 @@ VERDICT_STYLE = {
     Verdict.MIGRATED: "bold cyan",
 }
 STATE_STYLE = {
+    MigrationState.PLANNED.value: "dim",
     MigrationState.RETIRED.value: "green",
     MigrationState.FINALIZED.value: "bold green",
     MigrationState.CUT_OVER.value: "cyan",
     MigrationState.IN_PROGRESS.value: "cyan",
     MigrationState.ROLLED_BACK.value: "yellow",
-    "rollback_incomplete": "bold red",
+    MigrationState.ROLLBACK_INCOMPLETE.value: "bold red",
     MigrationState.FAILED.value: "bold red",
 }
 OUTCOME_STYLE = STATE_STYLE
@@ -280,6 +281,7 @@ def status_dict(
         "failure": failure.to_json_dict() if failure else None,
         "lastError": record.last_error,
         "approval": _approval(record),
+        "rollback": record.rollback_report or None,
         "notes": record.notes,
         "newTargetGroupArn": record.new_target_group_arn,
         "nlbIdentity": record.nlb_identity,
@@ -327,6 +329,9 @@ def status_table(records: list[MigrationRecord]) -> Group:
     parts: list[Any] = [table]
     for migration_id, failure in failures:
         parts.extend(failure_lines(failure, migration_id))
+    for record in records:
+        if record.state == MigrationState.ROLLBACK_INCOMPLETE:
+            parts.extend(rollback_lines(record, record.migration_id))
     return Group(*parts)
 
 
@@ -342,6 +347,35 @@ def failure_lines(failure: Failure, label: str = "") -> list[Text]:
     lines = [head]
     if failure.fix:
         lines.append(Text.assemble("  fix: ", plain(failure.fix, "italic")))
+    return lines
+
+
+def rollback_lines(record: MigrationRecord, label: str = "") -> list[Text]:
+    """What the journal's rollback report says is left: `rollback: incomplete`, then each
+    leftover (`left: ...`) and the fix of each part that failed."""
+    report = record.rollback_report or {}
+    leftovers, problems = report.get("leftovers") or [], report.get("problems") or []
+    if not leftovers and not problems:
+        return []
+    state = "incomplete" if record.state == MigrationState.ROLLBACK_INCOMPLETE else "ended"
+    ended = f" (ended {report['endedAt']})" if report.get("endedAt") else ""
+    lines = [
+        Text.assemble(
+            plain(f"{label}: ", "bold") if label else "",
+            ("rollback: ", "bold"),
+            plain(f"{state}{ended}", STATE_STYLE[record.state.value]),
+        )
+    ]
+    # A failed part is a leftover too ("part: not undone (message)"): its fix is added here.
+    lines += [Text.assemble(("  left: ", "bold"), plain(item)) for item in leftovers]
+    for problem in problems:
+        if problem.get("fix"):
+            lines.append(
+                Text.assemble(
+                    plain(f"  fix ({problem.get('part', '?')}): ", "bold"),
+                    plain(problem["fix"], "italic"),
+                )
+            )
     return lines
 
 
@@ -387,6 +421,7 @@ def status_detail(
         )
         if failure.fix:
             lines.append(Text.assemble(("fix: ", "bold"), plain(failure.fix, "italic")))
+    lines.extend(rollback_lines(record))
     for note in record.notes:
         lines.append(Text.assemble(("note: ", "bold"), plain(note)))
     patches = record.plan.get("templatePatches", {})

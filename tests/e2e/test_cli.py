@@ -70,7 +70,7 @@ def test_commands_against_a_missing_stack_say_how_to_get_one(runtime: LocalRunti
     result = runner.invoke(
         app, ["--endpoint-url", runtime.endpoint, "status", "--stack-name", "nope"]
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 3  # not found: an AWS or setup error
     assert "No ipsync-migrator stack named 'nope'" in result.stderr
     assert "sam deploy" in result.stderr
 

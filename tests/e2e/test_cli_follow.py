@@ -121,7 +121,7 @@ def test_migrate_again_with_wait_re_attaches_and_finalize_twice_says_so(
 def test_status_of_an_unknown_id_says_it_does_not_exist(runtime: LocalRuntime) -> None:
     result = runner.invoke(app, [*base(runtime), "status", "nonexistent-id"])
 
-    assert result.exit_code == 2
+    assert result.exit_code == 3  # not found
     assert "No migration 'nonexistent-id' exists in the journal" in result.stderr
     assert "migrate ID" not in result.stderr and "Start it" not in result.stderr
     assert "fix: `ipsync-migrator status` lists the migrations" in result.stderr

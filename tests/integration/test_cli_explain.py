@@ -43,6 +43,6 @@ def test_explain_of_an_unknown_deployment_is_a_clear_error(
     aws: ClientFactory, demo: DemoEstate
 ) -> None:
     result = runner.invoke(app, ["discover", "--explain", "no-such-thing"])
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "No legacy IP-sync deployment matches 'no-such-thing'" in result.output
     assert "fix:" in result.output

@@ -75,7 +75,7 @@ def test_an_unknown_region_against_the_local_emulator_is_named() -> None:
         app, ["--region", "mars-1", "--endpoint-url", "http://127.0.0.1:9", "discover"]
     )
 
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert_clear_error(result.output, result.stderr, "Unknown AWS region 'mars-1'")
 
 
@@ -130,7 +130,7 @@ def test_an_arn_of_another_region_or_account_says_so(aws: ClientFactory, demo: D
     region = runner.invoke(app, ["--region", "us-east-1", "plan", other_region])
     account = runner.invoke(app, ["--region", "us-east-1", "plan", other_account])
 
-    assert region.exit_code == 2 and account.exit_code == 2
+    assert region.exit_code == 3 and account.exit_code == 3
     assert "is in region eu-west-1, and this command reads us-east-1" in region.stderr
     assert "fix: Pass --region eu-west-1" in region.stderr
     assert "is in account 210987654321" in account.stderr and "--role-arn" in account.stderr
@@ -160,7 +160,7 @@ def test_global_options_work_after_the_command_too() -> None:
         app, ["status", "--region", "mars-1", "--endpoint-url", "http://127.0.0.1:9"]
     )
 
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert_clear_error(result.output, result.stderr, "Unknown AWS region 'mars-1'")
 
 

@@ -136,3 +136,57 @@ def test_a_fleet_status_prints_aws_messages_as_text_and_names_whole() -> None:
     assert f"{name}: X: denied [/]\n  fix: Grant it." in output
     assert "210987654321 / eu-west-1: AccessDenied: [bold]no[/bold] role" in output
     assert any(name in line for line in output.splitlines() if line.startswith(("│", name)))
+
+
+def incomplete_rollback(migration_id: str = "shop-ip-tg-f28870e9") -> MigrationRecord:
+    listener = (
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/net/shop-nlb/"
+        "0123456789abcdef/fedcba9876543210"
+    )
+    return MigrationRecord(
+        migration_id=migration_id,
+        state=MigrationState.ROLLBACK_INCOMPLETE,
+        current_step="rollback",
+        last_error="rollback incomplete: see the report",
+        rollback_report={
+            "endedAt": "2026-12-02T08:00:00.000+00:00",
+            "complete": False,
+            "leftovers": [
+                f"production stays on the new group (listeners {listener}): the old group did "
+                "not prove healthy",
+                "newTargetGroup: not undone (Access denied [/] calling DeleteTargetGroup)",
+            ],
+            "problems": [
+                {
+                    "part": "newTargetGroup",
+                    "error": "AccessDenied",
+                    "message": "Access denied [/] calling DeleteTargetGroup",
+                    "fix": "Grant the caller elasticloadbalancing:DeleteTargetGroup.",
+                }
+            ],
+        },
+    )
+
+
+@pytest.mark.parametrize("width", [60, 200])
+def test_status_shows_what_an_incomplete_rollback_left_whole(width: int) -> None:
+    # Given a rollback that could not move production back nor delete the new group
+    record = incomplete_rollback()
+    [first, second] = record.rollback_report["leftovers"]
+
+    # When status shows the one migration and the list
+    detail = rendered(status_detail(record, None, None), width)
+    listing = rendered(status_table([record]), width)
+
+    # Then each leftover is one whole line (its listener ARN too), and the failed part's fix
+    assert "rollback: incomplete (ended 2026-12-02T08:00:00.000+00:00)\n" in detail
+    for output in (detail, listing):
+        assert f"  left: {first}\n" in output and f"  left: {second}\n" in output
+        assert "  fix (newTargetGroup): Grant the caller elasticloadbalancing:Delete" in output
+    assert f"{record.migration_id}: rollback: incomplete" in listing
+
+
+def test_every_migration_state_has_a_style() -> None:
+    from ipsync_migrator.render import STATE_STYLE
+
+    assert set(STATE_STYLE) == {state.value for state in MigrationState}

@@ -43,11 +43,10 @@ class StackOutputs:
 
     @classmethod
     def read(cls, clients: ClientFactory, stack_name: str) -> StackOutputs:
+        cloudformation = clients.client("cloudformation")  # a bad --region fails as itself
         try:
             with aws_call("cloudformation:DescribeStacks"):
-                stack = clients.client("cloudformation").describe_stacks(StackName=stack_name)[
-                    "Stacks"
-                ][0]
+                stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
         except (NotFoundError, InvalidInputError) as exc:
             # CloudFormation answers ValidationError "Stack with id X does not exist"; other
             # failures (credentials, permissions, endpoint) keep their own message and fix.

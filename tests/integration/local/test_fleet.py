@@ -325,7 +325,7 @@ def test_an_account_whose_role_cannot_be_assumed_does_not_stop_the_others(
 def test_report_on_an_unknown_fleet_is_a_clear_error(runtime: LocalRuntime) -> None:
     aws = ["--region", runtime.region, "--endpoint-url", runtime.endpoint]
     shown = runner.invoke(app, [*aws, "report", "--fleet", "no-such-fleet"])
-    assert shown.exit_code == 2
+    assert shown.exit_code == 3  # not found: an AWS error
     assert "no-such-fleet" in shown.output
     assert "fix:" in shown.output
 

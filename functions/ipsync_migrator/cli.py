@@ -386,9 +386,22 @@ def migrate_command(
     healthy_checks_required: Annotated[
         int,
         typer.Option(
-            min=1, help="Consecutive healthy checks of the new group needed before cutover."
+            min=1,
+            help="Polls in a row that must read the new group healthy before cutover. AWS "
+            "reports healthy only after the group's healthy threshold of passed checks, so 1 "
+            "is the proof; each more waits another --poll-seconds.",
         ),
-    ] = 3,
+    ] = 1,
+    fast_health_gate: Annotated[
+        bool,
+        typer.Option(
+            "--fast-gate",
+            help="Set the new group's healthy threshold to 2 while the probe proves health "
+            "(healthy after 2 checks of 30 s instead of 5: 60 s instead of 150 s once "
+            "registered), then put the configured value back. Trade: 2 passed checks instead "
+            "of 5 are the proof before production moves; the bake still watches the group.",
+        ),
+    ] = False,
     alarm_names: Annotated[
         list[str] | None,
         typer.Option(
@@ -478,6 +491,7 @@ def migrate_command(
         strategy=strategy,
         poll_seconds=poll_seconds,
         healthy_checks_required=healthy_checks_required,
+        fast_health_gate=fast_health_gate,
         health_timeout_seconds=health_timeout_seconds,
         bake_seconds=bake_seconds,
         drain_seconds=drain_seconds,

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 __all__ = ["DEFAULT_TIME_FACTOR", "AwsClock", "ManualClock", "ScaledWaits"]
@@ -21,16 +23,43 @@ DEFAULT_TIME_FACTOR = 0.01
 
 
 class AwsClock:
-    """AWS time as the emulator tells it: real time divided by ``time_factor``."""
+    """AWS time as the emulator tells it: real time divided by ``time_factor``, except while
+    a handler runs (``real_speed``): Lambda code takes its own time on AWS too, so that time
+    is not stretched (the emulator's slowness would otherwise count many times over)."""
 
     def __init__(self, time_factor: float = DEFAULT_TIME_FACTOR) -> None:
         if not time_factor > 0:
             raise ValueError("time_factor must be positive (real seconds per AWS second)")
         self.time_factor = time_factor
+        self._lock = threading.Lock()
+        self._mark = time.monotonic()
+        self._aws = 0.0
+        self._handlers = 0
 
     def now(self) -> float:
-        """AWS seconds since an arbitrary origin (monotonic)."""
-        return time.monotonic() / self.time_factor
+        """AWS seconds since the clock was made (monotonic)."""
+        with self._lock:
+            return self._advance()
+
+    def _advance(self) -> float:
+        moment = time.monotonic()
+        rate = 1.0 if self._handlers else 1 / self.time_factor
+        self._aws += (moment - self._mark) * rate
+        self._mark = moment
+        return self._aws
+
+    @contextmanager
+    def real_speed(self) -> Iterator[None]:
+        """Meanwhile AWS time passes at the real rate (a Lambda handler running)."""
+        with self._lock:
+            self._advance()
+            self._handlers += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._advance()
+                self._handlers -= 1
 
     def real_seconds(self, aws_seconds: float) -> float:
         """How long `aws_seconds` last here."""
@@ -78,7 +107,7 @@ class ScaledWaits:
                 if wait_seconds > 0:
                     env.program_state_event.wait(clock.real_seconds(wait_seconds))
 
-            WaitFunction._wait_interval = wait_interval  # type: ignore[method-assign]
+            WaitFunction._wait_interval = wait_interval  # type: ignore[method-assign,assignment]
         return self
 
     def uninstall(self) -> None:

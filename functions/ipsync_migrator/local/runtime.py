@@ -235,7 +235,7 @@ class LocalRuntime:
     def _install(self) -> None:
         self._sfn_fixes.install()
         self._map_fixes.install()
-        self._bridge = LambdaBridge(endpoint_url=self.endpoint).install()
+        self._bridge = LambdaBridge(endpoint_url=self.endpoint, clock=self.clock).install()
         self.realism.install()
         if self._waits is not None:
             self._waits.install()

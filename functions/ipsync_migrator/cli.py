@@ -30,6 +30,7 @@ from ipsync_migrator.fleet import load_fleet_spec
 from ipsync_migrator.handlers.requests import MIGRATION_ID
 from ipsync_migrator.journal import Journal
 from ipsync_migrator.limits import MAX_HISTORY_EVENTS, check_history_budget
+from ipsync_migrator.local.clock import DEFAULT_TIME_FACTOR
 from ipsync_migrator.models import (
     DEFAULT_APPROVAL_TIMEOUT_SECONDS,
     MAX_APPROVAL_TIMEOUT_SECONDS,
@@ -1175,6 +1176,14 @@ def local_command(
             help="Deploy with an SNS topic (NotificationTopicArn): subscribe to it to see them."
         ),
     ] = False,
+    time_factor: Annotated[
+        float,
+        typer.Option(
+            min=0.0001,
+            help="Real seconds per AWS second for target health (registration, then the "
+            "group's healthy threshold x 30 s): 1 is AWS's own pace, 0.01 about 2 s to healthy.",
+        ),
+    ] = DEFAULT_TIME_FACTOR,
 ) -> None:
     """Serve the deployed template on a local emulator with the real handlers, until Ctrl-C."""
     import signal
@@ -1191,6 +1200,7 @@ def local_command(
             seed=None if seed == "none" else seed,
             faults=faults,
             notifications=notifications,
+            time_factor=time_factor,
         )
     )
     previous = signal.signal(signal.SIGTERM, interrupt)  # `kill` stops cleanly, like Ctrl-C

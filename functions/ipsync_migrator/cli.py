@@ -39,6 +39,7 @@ from ipsync_migrator.fleet import load_fleet_spec
 from ipsync_migrator.handlers.requests import MIGRATION_ID
 from ipsync_migrator.journal import Journal
 from ipsync_migrator.limits import MAX_HISTORY_EVENTS, check_history_budget
+from ipsync_migrator.local.clock import DEFAULT_TIME_FACTOR
 from ipsync_migrator.models import (
     DEFAULT_APPROVAL_TIMEOUT_SECONDS,
     MAX_APPROVAL_TIMEOUT_SECONDS,
@@ -534,9 +535,22 @@ def migrate_command(
     healthy_checks_required: Annotated[
         int,
         typer.Option(
-            min=1, help="Consecutive healthy checks of the new group needed before cutover."
+            min=1,
+            help="Polls in a row that must read the new group healthy before cutover. AWS "
+            "reports healthy only after the group's healthy threshold of passed checks, so 1 "
+            "is the proof; each more waits another --poll-seconds.",
         ),
-    ] = 3,
+    ] = 1,
+    fast_health_gate: Annotated[
+        bool,
+        typer.Option(
+            "--fast-gate",
+            help="Set the new group's healthy threshold to 2 while the probe proves health "
+            "(healthy after 2 checks of 30 s instead of 5: 60 s instead of 150 s once "
+            "registered), then put the configured value back. Trade: 2 passed checks instead "
+            "of 5 are the proof before production moves; the bake still watches the group.",
+        ),
+    ] = False,
     alarm_names: Annotated[
         list[str] | None,
         typer.Option(
@@ -626,6 +640,7 @@ def migrate_command(
         strategy=strategy,
         poll_seconds=poll_seconds,
         healthy_checks_required=healthy_checks_required,
+        fast_health_gate=fast_health_gate,
         health_timeout_seconds=health_timeout_seconds,
         bake_seconds=bake_seconds,
         drain_seconds=drain_seconds,
@@ -1315,6 +1330,14 @@ def local_command(
             help="Deploy with an SNS topic (NotificationTopicArn): subscribe to it to see them."
         ),
     ] = False,
+    time_factor: Annotated[
+        float,
+        typer.Option(
+            min=0.0001,
+            help="Real seconds per AWS second for target health (registration, then the "
+            "group's healthy threshold x 30 s): 1 is AWS's own pace, 0.01 about 2 s to healthy.",
+        ),
+    ] = DEFAULT_TIME_FACTOR,
 ) -> None:
     """Serve the deployed template on a local emulator with the real handlers, until Ctrl-C."""
     import signal
@@ -1331,6 +1354,7 @@ def local_command(
             seed=None if seed == "none" else seed,
             faults=faults,
             notifications=notifications,
+            time_factor=time_factor,
         )
     )
     previous = signal.signal(signal.SIGTERM, interrupt)  # `kill` stops cleanly, like Ctrl-C

@@ -342,7 +342,14 @@ class MigrationOptions(Model):
 
     strategy: Strategy = Strategy.PROBE
     poll_seconds: int = Field(default=15, ge=1)
-    healthy_checks_required: int = Field(default=3, ge=1)
+    #: Polls that must read `healthy` in a row. AWS reports `healthy` only after the group's
+    #: healthy threshold of consecutive passed checks, so one poll is the proof; more polls
+    #: wait again for what AWS already proved (pollSeconds each).
+    healthy_checks_required: int = Field(default=1, ge=1)
+    #: The new group's healthy threshold is FAST_GATE_THRESHOLD while the probe proves health
+    #: (healthy after 2 checks of 30 s instead of the configured 5), then the configured
+    #: value again (release_probe). Trade: two passed checks are the only proof before cutover.
+    fast_health_gate: bool = False
     health_timeout_seconds: int = Field(default=600, ge=0)
     bake_seconds: int = Field(default=900, ge=0)
     drain_seconds: int = Field(default=3600, ge=0)

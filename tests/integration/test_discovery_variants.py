@@ -28,7 +28,7 @@ from ipsync_migrator.models import (
 
 @pytest.fixture
 def realism(aws: ClientFactory) -> Iterator[Realism]:
-    with Realism(initial_health_checks=0) as adapter:
+    with Realism() as adapter:
         yield adapter
 
 

@@ -12,7 +12,9 @@ from ipsync_migrator.models import MigrationOptions
 from ipsync_migrator.progress import duration, parse_time, phase
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
-OPTIONS = MigrationOptions(bake_seconds=900, drain_seconds=3600).to_json_dict()
+OPTIONS = MigrationOptions(
+    bake_seconds=900, drain_seconds=3600, healthy_checks_required=3
+).to_json_dict()
 
 
 def ago(seconds: float) -> str:

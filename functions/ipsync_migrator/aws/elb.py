@@ -89,6 +89,12 @@ class LoadBalancing:
         with aws_call("elasticloadbalancing:CreateTargetGroup"):
             return dict(self._elb.create_target_group(**params)["TargetGroups"][0])
 
+    def set_healthy_threshold(self, target_group_arn: str, count: int) -> None:
+        with aws_call("elasticloadbalancing:ModifyTargetGroup"):
+            self._elb.modify_target_group(
+                TargetGroupArn=target_group_arn, HealthyThresholdCount=count
+            )
+
     def register_targets(self, target_group_arn: str, targets: list[dict[str, Any]]) -> None:
         with aws_call("elasticloadbalancing:RegisterTargets"):
             self._elb.register_targets(TargetGroupArn=target_group_arn, Targets=targets)

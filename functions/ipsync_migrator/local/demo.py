@@ -27,10 +27,11 @@ from ipsync_migrator.progress import follow
 from ipsync_migrator.render import discovery_table, plan_view
 from ipsync_migrator.reporting import build_report
 
-#: Production timings, shrunk so the demo runs in seconds (the state machine reads them).
+#: Production timings, shrunk so the demo runs in seconds (the state machine reads them);
+#: target health follows the runtime's AWS clock (1 AWS second = 10 ms, local/clock.py).
 DEMO_OPTIONS = MigrationOptions(
     poll_seconds=1, health_timeout_seconds=60, bake_seconds=1, drain_seconds=0
-).model_copy(update={"healthy_checks_required": 2})
+)
 
 
 @dataclass

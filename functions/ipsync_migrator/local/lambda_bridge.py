@@ -23,6 +23,7 @@ Every other function keeps moto's own behaviour. Lambda code never imports this 
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib
 import json
 import logging
@@ -40,6 +41,8 @@ from typing import Any
 
 from aws_lambda_powertools import Metrics
 from moto.awslambda.models import LambdaFunction
+
+from ipsync_migrator.local.clock import AwsClock
 
 __all__ = [
     "BRIDGED_HANDLER_PREFIX",
@@ -131,8 +134,10 @@ class LambdaContext:
 class LambdaBridge:
     """Installs the patch; ``endpoint_url`` is the moto server's URL (None: in-process mock)."""
 
-    def __init__(self, endpoint_url: str | None = None) -> None:
+    def __init__(self, endpoint_url: str | None = None, clock: AwsClock | None = None) -> None:
         self.endpoint_url = endpoint_url
+        #: AWS's clock, if any: it runs at the real rate while a handler runs.
+        self.clock = clock
         self.invocations = 0
         self._call_lock = threading.Lock()
         self._saved: Any = _MISSING
@@ -203,8 +208,9 @@ class LambdaBridge:
                     region=str(function.region),
                     role=str(function.role or ""),
                 )
+                timed = self.clock.real_speed() if self.clock else contextlib.nullcontext()
                 try:
-                    with running_as(running), _fresh_handler_state():
+                    with timed, running_as(running), _fresh_handler_state():
                         result = handler(event, context)
                 except Exception as exc:
                     return _error_payload(exc, context), True

@@ -4,7 +4,8 @@ It patches moto (class attributes, so it works both in-process under ``mock_aws(
 ``ThreadedMotoServer`` in the same process) to add:
 
 1. the target-health life cycle of ``alb`` target groups (``unused`` -> ``initial`` ->
-   ``healthy``), see ``health.py``;
+   ``healthy`` / ``unhealthy``) on AWS's clock, scaled by a time factor, see ``health.py``
+   and ``clock.py``;
 2. AWS's rules for ``alb`` target groups (DOMAIN.md section 2) and duplicate listener ports;
 3. one ENI per subnet for each application load balancer, see ``eni.py``;
 4. fault injection for any service/operation, see ``faults.py``;
@@ -34,17 +35,21 @@ from moto.core.responses import ActionResult, BaseResponse
 from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
 from moto.elbv2.models import ELBv2Backend, FakeLoadBalancer
 
+from ipsync_migrator.local.clock import AwsClock
 from ipsync_migrator.local.eni import sync_alb_enis
 from ipsync_migrator.local.faults import FaultBook, FaultRule, InjectedFault, load_rules
 from ipsync_migrator.local.health import (
+    REGISTRATION_SECONDS,
     HealthModel,
+    check_settings,
+    checks_pass,
     forwarded_target_group_arns,
     set_state,
     target_groups_in_use,
 )
 from ipsync_migrator.local.nlb_addresses import assign_nlb_addresses, with_addresses
 
-__all__ = ["FaultRule", "Realism", "Rejected"]
+__all__ = ["AwsClock", "FaultRule", "Realism", "Rejected"]
 
 _MISSING = object()
 _active: Realism | None = None
@@ -75,13 +80,15 @@ class CallHold:
 class Realism:
     """Installs the patches; holds fault rules, health progress and the call counts."""
 
-    def __init__(self, initial_health_checks: int = 2) -> None:
-        if initial_health_checks < 0:
-            raise ValueError("initial_health_checks cannot be negative")
+    def __init__(
+        self, clock: AwsClock | None = None, registration_seconds: float = REGISTRATION_SECONDS
+    ) -> None:
+        #: AWS's clock for target health: pass one with the time factor wanted (clock.py).
+        self.clock = clock or AwsClock()
         self.calls: collections.Counter[tuple[str, str]] = collections.Counter()
         self._calls_lock = threading.Lock()
         self._faults = FaultBook()
-        self._health = HealthModel(initial_health_checks)
+        self._health = HealthModel(self.clock, registration_seconds)
         self._saved: list[tuple[type, str, Any]] = []
         self._holds: list[CallHold] = []
 
@@ -277,21 +284,39 @@ def _patch_describe_target_health(original: Callable[..., Any]) -> Callable[...,
         group = self.target_groups[target_group_arn]
         if group.target_type != "alb":
             return statuses
-        in_use = target_group_arn in target_groups_in_use(self)
+        states = _observe(realism, self, [group])
         for status in statuses:
-            if status.instance_id in group.targets:
-                state = realism._health.next_state(
-                    _scope(self), target_group_arn, status.instance_id, in_use
-                )
-                set_state(status, state)
+            if status.instance_id in states:
+                set_state(status, states[status.instance_id])
         return statuses
 
     return describe_target_health
 
 
-def _forget_unused_groups(backend: Any) -> None:
+def _observe(realism: Realism, backend: Any, groups: Iterable[Any]) -> dict[str, str]:
+    """Let the health model see the alb groups' targets now; their states by target id."""
+    in_use = target_groups_in_use(backend)
+    states = {}
+    for group in groups:
+        if group.target_type != "alb":
+            continue
+        for target_id in group.targets:
+            states[target_id] = realism._health.observe(
+                _scope(backend),
+                group.arn,
+                target_id,
+                group.arn in in_use,
+                check_settings(group),
+                checks_pass(backend, group, target_id),
+            )
+    return states
+
+
+def _observe_all(backend: Any) -> None:
+    """After a write that can start, stop or change health checks: every alb group's targets
+    start their checks when a listener starts forwarding, not at the next read."""
     if _active is not None:
-        _active._health.forget_groups_not_in(_scope(backend), target_groups_in_use(backend))
+        _observe(_active, backend, list(backend.target_groups.values()))
 
 
 # ---- 2: alb target group rules -------------------------------------------------------------
@@ -432,6 +457,7 @@ def _patch_register_targets(original: Callable[..., Any]) -> Callable[..., Any]:
             _active._health.forget_targets(
                 _scope(self), target_group_arn, [t["Id"] for t in instances]
             )
+            _observe_all(self)
         return result
 
     return register_targets
@@ -456,7 +482,7 @@ def _patch_create_listener(original: Callable[..., Any]) -> Callable[..., Any]:
         balancer = self.load_balancers.get(load_balancer_arn)
         if _active is not None and balancer is not None:
             _check_listener(self, balancer, None, protocol, port, actions or [])
-        return original(
+        listener = original(
             self,
             load_balancer_arn,
             protocol,
@@ -467,6 +493,8 @@ def _patch_create_listener(original: Callable[..., Any]) -> Callable[..., Any]:
             *args,
             **kwargs,
         )
+        _observe_all(self)
+        return listener
 
     return create_listener
 
@@ -498,7 +526,7 @@ def _patch_modify_listener(original: Callable[..., Any]) -> Callable[..., Any]:
                     actions or listener.default_actions,
                 )
         result = original(self, arn, port, protocol, ssl_policy, certificates, actions)
-        _forget_unused_groups(self)
+        _observe_all(self)
         return result
 
     return modify_listener
@@ -509,7 +537,7 @@ def _patch_delete_listener(original: Callable[..., Any]) -> Callable[..., Any]:
 
     def delete_listener(self: Any, listener_arn: str) -> Any:
         result = original(self, listener_arn)
-        _forget_unused_groups(self)
+        _observe_all(self)
         return result
 
     return delete_listener
@@ -562,7 +590,7 @@ def _patch_delete_load_balancer(original: Callable[..., Any]) -> Callable[..., A
         result = original(self, arn)
         if _active is not None:
             sync_alb_enis(self.ec2_backend, self)
-            _forget_unused_groups(self)
+            _observe_all(self)
         return result
 
     return delete_load_balancer

@@ -37,6 +37,7 @@ from typing import Any
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.config import DEFAULT_STACK_NAME, AwsTarget
 from ipsync_migrator.errors import ConfigurationError, InvalidInputError
+from ipsync_migrator.local.clock import DEFAULT_TIME_FACTOR, AwsClock, ScaledWaits
 from ipsync_migrator.local.demo_estate import DemoEstate, seed_demo
 from ipsync_migrator.local.distributed_map import DistributedMapFixes, decimal_tolerances
 from ipsync_migrator.local.event_delivery import EventDelivery
@@ -84,7 +85,8 @@ class LocalRuntime:
         template: str | Path = DEFAULT_TEMPLATE,
         stack_name: str = DEFAULT_STACK_NAME,
         region: str = DEFAULT_REGION,
-        initial_health_checks: int = 2,
+        time_factor: float = DEFAULT_TIME_FACTOR,
+        scale_waits: bool = False,
         verbose: bool = False,
         notifications: bool = False,
     ) -> None:
@@ -96,7 +98,11 @@ class LocalRuntime:
         self.template = Path(template)
         self.stack_name = stack_name
         self.region = region
-        self.realism = Realism(initial_health_checks=initial_health_checks)
+        #: AWS's clock: target health follows it; with scale_waits, Wait states too
+        #: (``pollSeconds`` are then AWS seconds, `time_factor` real seconds each).
+        self.clock = AwsClock(time_factor)
+        self.realism = Realism(self.clock)
+        self._waits = ScaledWaits(self.clock) if scale_waits else None
         #: EventBridge to Lambda delivery and replay windows (moto has neither).
         self.events = EventDelivery()
         self.verbose = verbose
@@ -165,6 +171,8 @@ class LocalRuntime:
         """Uninstall every patch, wipe and stop the server, restore the environment."""
         self.events.uninstall()
         self.realism.uninstall()
+        if self._waits is not None:
+            self._waits.uninstall()
         if self._bridge is not None:
             self._bridge.uninstall()
             self._bridge = None
@@ -227,8 +235,10 @@ class LocalRuntime:
     def _install(self) -> None:
         self._sfn_fixes.install()
         self._map_fixes.install()
-        self._bridge = LambdaBridge(endpoint_url=self.endpoint).install()
+        self._bridge = LambdaBridge(endpoint_url=self.endpoint, clock=self.clock).install()
         self.realism.install()
+        if self._waits is not None:
+            self._waits.install()
         self.events.install()
 
     def _deploy(self) -> None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from ipsync_migrator.errors import AwsServiceError, MigrationBlockedError, StepPreconditionError
-from ipsync_migrator.journal import MigrationState
-from ipsync_migrator.models import TargetGroupSpec
+from ipsync_migrator.journal import MigrationRecord, MigrationState
+from ipsync_migrator.models import MigrationOptions, TargetGroupSpec
 from ipsync_migrator.naming import TAG_MIGRATION_ID
 from ipsync_migrator.planning import Step
 from ipsync_migrator.steps.context import StepContext, deployment_of
+
+#: AWS's lowest healthy threshold (2-10 for an alb group, DOMAIN.md section 6): the fast
+#: health gate's, while the probe proves health.
+FAST_GATE_THRESHOLD = 2
 
 
 def create_target_group(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str, Any]:
@@ -22,7 +26,13 @@ def create_target_group(ctx: StepContext, migration_id: str, owner: str | None) 
 
     record = ctx.begin(record, Step.CREATE_TARGET_GROUP)
     existing = find_own_target_group(ctx, spec.name, migration_id)
-    group = existing or ctx.elb.create_target_group(**_create_params(spec))
+    threshold = probe_phase_threshold(record, spec)
+    if threshold != spec.health_check.healthy_threshold and not existing:
+        record.notes.append(
+            f"fast health gate: the new group's healthy threshold is {threshold} until the "
+            f"probe is released, then {spec.health_check.healthy_threshold} again"
+        )
+    group = existing or ctx.elb.create_target_group(**_create_params(spec, threshold))
     arn = group["TargetGroupArn"]
     record.new_target_group_arn = arn
     _register_alb(ctx, arn, alb_arn, spec.port)
@@ -71,7 +81,14 @@ def find_own_target_group(ctx: StepContext, name: str, migration_id: str) -> dic
     return group
 
 
-def _create_params(spec: TargetGroupSpec) -> dict[str, Any]:
+def probe_phase_threshold(record: MigrationRecord, spec: TargetGroupSpec) -> int:
+    """The new group's healthy threshold until the health gate has passed."""
+    if MigrationOptions.model_validate(record.options).fast_health_gate:
+        return min(FAST_GATE_THRESHOLD, spec.health_check.healthy_threshold)
+    return spec.health_check.healthy_threshold
+
+
+def _create_params(spec: TargetGroupSpec, healthy_threshold: int) -> dict[str, Any]:
     check = spec.health_check
     return {
         "Name": spec.name,
@@ -84,7 +101,7 @@ def _create_params(spec: TargetGroupSpec) -> dict[str, Any]:
         "HealthCheckPort": check.port,
         "HealthCheckPath": check.path or "/",
         "HealthCheckIntervalSeconds": check.interval_seconds,
-        "HealthyThresholdCount": check.healthy_threshold,
+        "HealthyThresholdCount": healthy_threshold,
         "Tags": [{"Key": k, "Value": v} for k, v in spec.tags.items()],
     }
 

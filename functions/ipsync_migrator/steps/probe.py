@@ -17,11 +17,14 @@ from ipsync_migrator.errors import (
     StepPreconditionError,
 )
 from ipsync_migrator.journal import MigrationRecord, MigrationState
-from ipsync_migrator.models import MigrationOptions, Strategy
+from ipsync_migrator.models import MigrationOptions, Strategy, TargetGroupSpec
 from ipsync_migrator.naming import MANAGED_BY_VALUE, TAG_MANAGED_BY, TAG_MIGRATION_ID
 from ipsync_migrator.planning import Step
 from ipsync_migrator.steps.context import StepContext, deployment_of
-from ipsync_migrator.steps.create_target_group import require_new_target_group
+from ipsync_migrator.steps.create_target_group import (
+    probe_phase_threshold,
+    require_new_target_group,
+)
 from ipsync_migrator.steps.cutover import canonical_actions, planned_listener_changes
 
 #: Share of production traffic the weighted strategy sends to the new group before cutover.
@@ -120,13 +123,21 @@ def weighted_forward(
 
 
 def release_probe(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str, Any]:
-    """Remove every probe listener of this migration (none left is fine)."""
+    """Remove every probe listener of this migration (none left is fine); after a fast health
+    gate, put the new group's configured healthy threshold back."""
     record = ctx.hold(migration_id, owner, {MigrationState.IN_PROGRESS, MigrationState.CUT_OVER})
     record = ctx.begin(record, Step.RELEASE_PROBE)
     released = remove_probes(ctx, record)
     record.probe_listeners = []
-    ctx.complete(record, Step.RELEASE_PROBE, before={"probeListeners": released}, after=None)
-    return {"released": released}
+    spec = TargetGroupSpec.model_validate(record.plan["newTargetGroup"])
+    configured = spec.health_check.healthy_threshold
+    after = None
+    if record.new_target_group_arn and probe_phase_threshold(record, spec) != configured:
+        # Setting the same value again is a no-op for ELB: safe to repeat.
+        ctx.elb.set_healthy_threshold(record.new_target_group_arn, configured)
+        after = {"healthyThreshold": configured}
+    ctx.complete(record, Step.RELEASE_PROBE, before={"probeListeners": released}, after=after)
+    return {"released": released, **(after or {})}
 
 
 def remove_probes(ctx: StepContext, record: MigrationRecord) -> list[str]:

@@ -21,11 +21,10 @@ from ipsync_migrator.models import Strategy
 from ipsync_migrator.steps.context import StepContext
 from ipsync_migrator.steps.create_target_group import create_target_group
 from ipsync_migrator.steps.cutover import cutover
-from ipsync_migrator.steps.health import check_health
 from ipsync_migrator.steps.preflight import preflight
 from ipsync_migrator.steps.probe import attach_probe
 from ipsync_migrator.steps.rollback import rollback
-from tests.integration.engine.conftest import BUS, FAST, TABLE, snapshot
+from tests.integration.engine.conftest import BUS, FAST, TABLE, snapshot, until_gate
 
 OWNER = "run-1"
 
@@ -62,8 +61,7 @@ def test_every_changing_step_emits_one_self_contained_event(
     mid = preflight(ctx, demo.shop_tg, OWNER, FAST)["migrationId"]
     create_target_group(ctx, mid, OWNER)
     attach_probe(ctx, mid, OWNER)
-    while check_health(ctx, mid, OWNER)["gate"] == "pending":
-        pass
+    until_gate(ctx, mid, OWNER)
     cutover(ctx, mid, OWNER)
     rollback(ctx, mid, reason="test")
 
@@ -195,8 +193,7 @@ def test_weighted_strategy_sends_a_canary_share_then_cuts_over(
         for g in listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
     }
     assert weights == {demo.shop_tg: 90, group: 10}
-    while check_health(ctx, mid, OWNER)["gate"] == "pending":
-        pass
+    until_gate(ctx, mid, OWNER)
     cutover(ctx, mid, OWNER)
     [listener] = elb.describe_listeners(ListenerArns=[listener_arn])["Listeners"]
     assert listener["DefaultActions"][0]["TargetGroupArn"] == group
@@ -226,7 +223,5 @@ def test_swap_and_watch_cuts_over_before_health_by_explicit_choice(
     mid = preflight(ctx, demo.shop_tg, OWNER, options)["migrationId"]
     create_target_group(ctx, mid, OWNER)
     assert cutover(ctx, mid, OWNER)["changed"]
-    states = []
-    while (result := check_health(ctx, mid, OWNER))["gate"] == "pending":
-        states.append(result["state"])
-    assert result["gate"] == "passed" and states[0] == "initial"
+    *pending, result = until_gate(ctx, mid, OWNER)
+    assert result["gate"] == "passed" and pending[0]["state"] == "initial"

@@ -16,12 +16,12 @@ from ipsync_migrator.reporting import build_report
 from ipsync_migrator.steps.context import StepContext
 from ipsync_migrator.steps.create_target_group import create_target_group
 from ipsync_migrator.steps.cutover import cutover
-from ipsync_migrator.steps.health import check_health, verify_bake
+from ipsync_migrator.steps.health import verify_bake
 from ipsync_migrator.steps.preflight import preflight
 from ipsync_migrator.steps.probe import attach_probe, release_probe
 from ipsync_migrator.steps.retire import finalize, retire_legacy
 from ipsync_migrator.steps.rollback import rollback
-from tests.integration.engine.conftest import FAST
+from tests.integration.engine.conftest import FAST, until_gate
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:ipsync-migrator-migrate:shop-1"
 
@@ -32,9 +32,7 @@ def migrate(ctx: StepContext, target_group_arn: str, retire: bool = True) -> str
     mid = str(preflight(ctx, target_group_arn, EXECUTION, FAST)["migrationId"])
     create_target_group(ctx, mid, EXECUTION)
     attach_probe(ctx, mid, EXECUTION)
-    for _ in range(10):
-        if check_health(ctx, mid, EXECUTION)["gate"] != "pending":
-            break
+    until_gate(ctx, mid, EXECUTION)
     cutover(ctx, mid, EXECUTION)
     release_probe(ctx, mid, EXECUTION)
     assert verify_bake(ctx, mid, EXECUTION)["gate"] == "passed"

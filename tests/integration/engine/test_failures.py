@@ -28,17 +28,20 @@ from ipsync_migrator.steps.preflight import preflight
 from ipsync_migrator.steps.probe import attach_probe, release_probe
 from ipsync_migrator.steps.retire import finalize, retire_legacy
 from ipsync_migrator.steps.rollback import rollback
-from tests.integration.engine.conftest import FAST, snapshot
+from tests.integration.engine.conftest import (
+    FAST,
+    snapshot,
+    until_aws_reports_healthy,
+    until_gate,
+)
 
 OWNER = "run-1"
 
 
 def until_healthy(ctx: StepContext, mid: str, owner: str) -> dict[str, Any]:
-    for _ in range(10):
-        result = check_health(ctx, mid, owner)
-        if result["gate"] != "pending":
-            return result
-    raise AssertionError("health gate never decided")
+    # Healthy first: the gate then checks (and journals) exactly healthy_checks_required times.
+    until_aws_reports_healthy(ctx, mid)
+    return until_gate(ctx, mid, owner)[-1]
 
 
 def pipeline(ctx: StepContext, mid: str) -> list[Callable[[], Any]]:
@@ -96,8 +99,9 @@ def test_fault_at_any_write_is_fully_undone_by_rollback(
 
 
 #: The journal writes (records and step entries) of the pipeline after preflight: each
-#: step's intent (the fencing write, before its AWS calls), its progress and its completion.
-JOURNAL_WRITES = 20
+#: step's intent (the fencing write, before its AWS calls), its progress and its completion;
+#: the health gate's one per check, FAST.healthy_checks_required (2) checks once healthy.
+JOURNAL_WRITES = 18
 
 
 @pytest.mark.parametrize("then", ["rollback", "rerun"])

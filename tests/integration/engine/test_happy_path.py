@@ -8,24 +8,19 @@ from ipsync_migrator.local.demo_estate import DemoEstate
 from ipsync_migrator.steps.context import StepContext
 from ipsync_migrator.steps.create_target_group import create_target_group
 from ipsync_migrator.steps.cutover import cutover
-from ipsync_migrator.steps.health import check_health, verify_bake
+from ipsync_migrator.steps.health import verify_bake
 from ipsync_migrator.steps.preflight import preflight
 from ipsync_migrator.steps.probe import attach_probe, release_probe
 from ipsync_migrator.steps.retire import finalize, retire_legacy
-from tests.integration.engine.conftest import FAST, snapshot
+from tests.integration.engine.conftest import FAST, snapshot, until_gate
 
 OWNER = "run-1"
 
 
 def run_until_healthy(ctx: StepContext, migration_id: str) -> list[str]:
-    states = []
-    for _ in range(10):
-        result = check_health(ctx, migration_id, OWNER)
-        states.append(result["state"])
-        if result["gate"] != "pending":
-            assert result["gate"] == "passed", result
-            return states
-    raise AssertionError(f"never healthy: {states}")
+    results = until_gate(ctx, migration_id, OWNER)
+    assert results[-1]["gate"] == "passed", results[-1]
+    return [result["state"] for result in results]
 
 
 def test_full_migration_then_finalize(
@@ -96,3 +91,49 @@ def test_every_step_twice_is_a_no_op_the_second_time(
     assert finalize(ctx, mid) == {"alreadyFinalized": True}
     assert len([g for g in snapshot(aws)["groups"].values() if g["type"] == "alb"]) == 1
     assert before["listeners"].keys() >= snapshot(aws)["listeners"].keys()
+
+
+def test_the_fast_gate_lowers_the_threshold_while_probing_then_restores_it(
+    aws: ClientFactory, demo: DemoEstate, ctx: StepContext
+) -> None:
+    elb = aws.client("elbv2")
+
+    def threshold(arn: str) -> int:
+        [group] = elb.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"]
+        return int(group["HealthyThresholdCount"])
+
+    # Given a migration with the fast health gate, whose plan keeps the old threshold
+    options = FAST.model_copy(update={"fast_health_gate": True})
+    mid = preflight(ctx, demo.shop_tg, OWNER, options)["migrationId"]
+    configured = threshold(demo.shop_tg)
+    assert configured > 2
+    # When the new group is created, Then its threshold is AWS's lowest, 2, and the run says so
+    group = create_target_group(ctx, mid, OWNER)["targetGroupArn"]
+    assert threshold(group) == 2
+    record = ctx.journal.get(mid)
+    assert record is not None and any("fast health gate" in note for note in record.notes)
+    # and the probe proves health with it, before production changes
+    attach_probe(ctx, mid, OWNER)
+    assert run_until_healthy(ctx, mid)[-1] == "healthy"
+    cutover(ctx, mid, OWNER)
+    # When the probe is released, Then the configured threshold is back, once
+    assert release_probe(ctx, mid, OWNER)["healthyThreshold"] == configured
+    assert threshold(group) == configured
+    assert release_probe(ctx, mid, OWNER) == {"released": [], "healthyThreshold": configured}
+    # and the bake sees the group still healthy
+    assert verify_bake(ctx, mid, OWNER)["gate"] == "passed"
+
+
+def test_without_the_fast_gate_the_new_group_keeps_the_configured_threshold(
+    aws: ClientFactory, demo: DemoEstate, ctx: StepContext
+) -> None:
+    elb = aws.client("elbv2")
+    mid = preflight(ctx, demo.shop_tg, OWNER, FAST)["migrationId"]
+    group = create_target_group(ctx, mid, OWNER)["targetGroupArn"]
+    [old] = elb.describe_target_groups(TargetGroupArns=[demo.shop_tg])["TargetGroups"]
+    [new] = elb.describe_target_groups(TargetGroupArns=[group])["TargetGroups"]
+    assert new["HealthyThresholdCount"] == old["HealthyThresholdCount"]
+    attach_probe(ctx, mid, OWNER)
+    run_until_healthy(ctx, mid)
+    cutover(ctx, mid, OWNER)
+    assert "healthyThreshold" not in release_probe(ctx, mid, OWNER)

@@ -28,12 +28,12 @@ from ipsync_migrator.naming import TAG_MIGRATION_ID
 from ipsync_migrator.steps.context import StepContext
 from ipsync_migrator.steps.create_target_group import create_target_group
 from ipsync_migrator.steps.cutover import cutover
-from ipsync_migrator.steps.health import check_health, verify_bake
+from ipsync_migrator.steps.health import verify_bake
 from ipsync_migrator.steps.preflight import preflight
 from ipsync_migrator.steps.probe import attach_probe, release_probe
 from ipsync_migrator.steps.retire import finalize, retire_legacy
 from ipsync_migrator.steps.rollback import rollback, rollback_until_settled
-from tests.integration.engine.conftest import FAST, snapshot
+from tests.integration.engine.conftest import FAST, snapshot, until_gate
 
 OWNER = "arn:aws:states:eu-west-1:123456789012:execution:MigrationStateMachine:run-1"
 PROBE_PORTS = range(49152, 49408)
@@ -87,10 +87,7 @@ def forwarded(aws: ClientFactory, listener_arn: str) -> set[str]:
 
 
 def until_healthy(ctx: StepContext, mid: str) -> None:
-    for _ in range(10):
-        if check_health(ctx, mid, OWNER)["gate"] != "pending":
-            return
-    raise AssertionError("health gate never decided")
+    until_gate(ctx, mid, OWNER)
 
 
 def to_bake(ctx: StepContext, demo: DemoEstate, options: MigrationOptions = FAST) -> str:

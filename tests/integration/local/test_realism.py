@@ -25,13 +25,21 @@ from moto.core.responses import BaseResponse
 from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
 from moto.elbv2.models import ELBv2Backend
 from moto.server import ThreadedMotoServer
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+    WaitFunction,
+)
 
+from ipsync_migrator.local.clock import ManualClock
 from ipsync_migrator.local.realism import FaultRule, Realism
 
 REGION = "us-east-1"
 # One attempt: botocore would otherwise retry throttling faults and hide them.
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 NOT_IN_USE_DESCRIPTION = "Target group is not configured to receive traffic from the load balancer"
+REGISTERING = ("initial", "Elb.RegistrationInProgress")
+CHECKING = ("initial", "Elb.InitialHealthChecking")
+#: AWS seconds from attach to healthy for the estate's group: registration, then 5 x 30 s.
+TO_HEALTHY = 30 + 5 * 30
 
 
 @pytest.fixture(autouse=True)
@@ -61,8 +69,13 @@ def client() -> Clients:
 
 
 @pytest.fixture
-def realism() -> Iterator[Realism]:
-    with mock_aws(), Realism(initial_health_checks=2) as adapter:
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def realism(clock: ManualClock) -> Iterator[Realism]:
+    with mock_aws(), Realism(clock) as adapter:
         yield adapter
 
 
@@ -161,11 +174,12 @@ def snapshot(elbv2: Any) -> dict[str, Any]:
 
 
 def test_alb_group_is_unused_until_a_listener_forwards_then_initial_then_healthy(
-    estate: Estate, client: Clients
+    estate: Estate, client: Clients, clock: ManualClock
 ) -> None:
     elbv2 = client("elbv2")
     # Given the ALB registered in an alb group that no listener forwards to
     elbv2.register_targets(TargetGroupArn=estate.tg_arn, Targets=[{"Id": estate.alb_arn}])
+    clock.advance(3600)
     # When health is read, Then the target is unused with AWS's reason and description
     described = elbv2.describe_target_health(TargetGroupArn=estate.tg_arn)
     target_health = described["TargetHealthDescriptions"][0]["TargetHealth"]
@@ -174,35 +188,99 @@ def test_alb_group_is_unused_until_a_listener_forwards_then_initial_then_healthy
         "Reason": "Target.NotInUse",
         "Description": NOT_IN_USE_DESCRIPTION,
     }
-    # When an NLB TCP listener forwards to it
+    # When an NLB TCP listener forwards to it, Then it registers for 30 AWS seconds
     attach_probe(elbv2, estate)
-    # Then two reads say initial and the next ones healthy
-    assert health(elbv2, estate.tg_arn) == [("initial", "Elb.InitialHealthChecking")]
-    assert health(elbv2, estate.tg_arn) == [("initial", "Elb.InitialHealthChecking")]
+    assert health(elbv2, estate.tg_arn) == [REGISTERING]
+    clock.advance(29)
+    assert health(elbv2, estate.tg_arn) == [REGISTERING]
+    # and is checked until the healthy threshold (5) of 30 s checks has passed
+    clock.advance(1)
+    assert health(elbv2, estate.tg_arn) == [CHECKING]
+    clock.advance(5 * 30 - 1)
+    assert health(elbv2, estate.tg_arn) == [CHECKING]
+    clock.advance(1)
     assert health(elbv2, estate.tg_arn) == [("healthy", None)]
+    # and it stays healthy however often it is read
+    assert health(elbv2, estate.tg_arn) == [("healthy", None)]
+
+
+def test_checks_start_when_the_listener_forwards_not_at_the_first_read(
+    estate: Estate, client: Clients, clock: ManualClock
+) -> None:
+    elbv2 = client("elbv2")
+    elbv2.register_targets(TargetGroupArn=estate.tg_arn, Targets=[{"Id": estate.alb_arn}])
+    # When the probe attaches and nobody reads health for the whole time it takes
+    attach_probe(elbv2, estate)
+    clock.advance(TO_HEALTHY)
+    # Then the first read already says healthy
+    assert health(elbv2, estate.tg_arn) == [("healthy", None)]
+
+
+def test_the_groups_healthy_threshold_sets_the_time_to_healthy(
+    estate: Estate, client: Clients, clock: ManualClock
+) -> None:
+    elbv2 = client("elbv2")
+    # Given the group's healthy threshold at AWS's minimum of 2
+    elbv2.modify_target_group(TargetGroupArn=estate.tg_arn, HealthyThresholdCount=2)
+    elbv2.register_targets(TargetGroupArn=estate.tg_arn, Targets=[{"Id": estate.alb_arn}])
+    attach_probe(elbv2, estate)
+    # Then it is healthy after registration and 2 checks of the fixed 30 s interval
+    clock.advance(30 + 2 * 30 - 1)
+    assert health(elbv2, estate.tg_arn) == [CHECKING]
+    clock.advance(1)
+    assert health(elbv2, estate.tg_arn) == [("healthy", None)]
+    # and putting the threshold back does not make a healthy target initial again
+    elbv2.modify_target_group(TargetGroupArn=estate.tg_arn, HealthyThresholdCount=5)
+    assert health(elbv2, estate.tg_arn) == [("healthy", None)]
+
+
+def test_a_target_whose_checks_fail_turns_unhealthy_after_two_checks_and_back(
+    estate: Estate, client: Clients, clock: ManualClock
+) -> None:
+    elbv2 = client("elbv2")
+    elbv2.register_targets(TargetGroupArn=estate.tg_arn, Targets=[{"Id": estate.alb_arn}])
+    attach_probe(elbv2, estate)
+    clock.advance(TO_HEALTHY)
+    assert health(elbv2, estate.tg_arn) == [("healthy", None)]
+    # When the ALB loses the listener its health checks go through
+    elbv2.delete_listener(ListenerArn=estate.alb_listener_arn)
+    # Then it stays healthy until the fixed unhealthy threshold (2) of checks has failed
+    clock.advance(2 * 30 - 1)
+    assert health(elbv2, estate.tg_arn) == [("healthy", None)]
+    clock.advance(1)
+    assert health(elbv2, estate.tg_arn) == [("unhealthy", "Target.FailedHealthChecks")]
+    # When the listener is back, Then it is healthy again after the healthy threshold (5)
+    elbv2.create_listener(
+        LoadBalancerArn=estate.alb_arn,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}],
+    )
+    clock.advance(5 * 30 - 1)
+    assert health(elbv2, estate.tg_arn) == [("unhealthy", "Target.FailedHealthChecks")]
+    clock.advance(1)
     assert health(elbv2, estate.tg_arn) == [("healthy", None)]
 
 
 def test_initial_phase_restarts_when_the_group_is_detached_and_attached_again(
-    estate: Estate, client: Clients
+    estate: Estate, client: Clients, clock: ManualClock
 ) -> None:
     elbv2 = client("elbv2")
     # Given a healthy ALB target behind a probe listener
     elbv2.register_targets(TargetGroupArn=estate.tg_arn, Targets=[{"Id": estate.alb_arn}])
     listener_arn = attach_probe(elbv2, estate)
-    for _ in range(2):
-        health(elbv2, estate.tg_arn)
+    clock.advance(TO_HEALTHY)
     assert health(elbv2, estate.tg_arn) == [("healthy", None)]
     # When the listener is deleted, Then the target is unused again
     elbv2.delete_listener(ListenerArn=listener_arn)
     assert health(elbv2, estate.tg_arn) == [("unused", "Target.NotInUse")]
     # When it is attached again, Then health checks start over
     attach_probe(elbv2, estate)
-    assert health(elbv2, estate.tg_arn) == [("initial", "Elb.InitialHealthChecking")]
+    assert health(elbv2, estate.tg_arn) == [REGISTERING]
 
 
 def test_swapping_away_and_back_without_a_read_in_between_restarts_the_initial_phase(
-    estate: Estate, client: Clients
+    estate: Estate, client: Clients, clock: ManualClock
 ) -> None:
     elbv2 = client("elbv2")
     ip_tg = elbv2.create_target_group(
@@ -210,13 +288,12 @@ def test_swapping_away_and_back_without_a_read_in_between_restarts_the_initial_p
     )["TargetGroups"][0]["TargetGroupArn"]
     elbv2.register_targets(TargetGroupArn=estate.tg_arn, Targets=[{"Id": estate.alb_arn}])
     listener_arn = attach_probe(elbv2, estate)
-    for _ in range(3):
-        health(elbv2, estate.tg_arn)
+    clock.advance(TO_HEALTHY)
     # When the listener is swapped to another group and back, with no health read between
     elbv2.modify_listener(ListenerArn=listener_arn, DefaultActions=forward_to(ip_tg))
     elbv2.modify_listener(ListenerArn=listener_arn, DefaultActions=forward_to(estate.tg_arn))
     # Then the target is checked from the start again
-    assert health(elbv2, estate.tg_arn) == [("initial", "Elb.InitialHealthChecking")]
+    assert health(elbv2, estate.tg_arn) == [REGISTERING]
 
 
 def test_a_weighted_forward_puts_the_alb_group_in_use(estate: Estate, client: Clients) -> None:
@@ -241,7 +318,7 @@ def test_a_weighted_forward_puts_the_alb_group_in_use(estate: Estate, client: Cl
     }
     elbv2.modify_listener(ListenerArn=listener_arn, DefaultActions=[weighted])
     # Then the alb group is health-checked
-    assert health(elbv2, estate.tg_arn) == [("initial", "Elb.InitialHealthChecking")]
+    assert health(elbv2, estate.tg_arn) == [REGISTERING]
 
 
 def test_non_alb_groups_keep_moto_health(estate: Estate, client: Clients) -> None:
@@ -273,7 +350,7 @@ def test_target_health_fault_overrides_the_state_for_its_times(
     # Then two reads say unhealthy, and the life cycle continues where it was
     assert health(elbv2, estate.tg_arn) == [("unhealthy", "Target.FailedHealthChecks")]
     assert health(elbv2, estate.tg_arn) == [("unhealthy", "Target.FailedHealthChecks")]
-    assert health(elbv2, estate.tg_arn) == [("initial", "Elb.InitialHealthChecking")]
+    assert health(elbv2, estate.tg_arn) == [REGISTERING]
 
 
 # ---- 2. alb target group rules ----------------------------------------------------------------
@@ -830,7 +907,8 @@ def server_client() -> Iterator[Clients]:
 
 
 def test_server_mode_gets_health_rules_enis_and_faults(server_client: Clients) -> None:
-    with Realism(initial_health_checks=1) as adapter:
+    clock = ManualClock()
+    with Realism(clock) as adapter:
         e = build_estate(server_client, suffix="-srv")
         elbv2 = server_client("elbv2")
         # Rules
@@ -841,7 +919,8 @@ def test_server_mode_gets_health_rules_enis_and_faults(server_client: Clients) -
         elbv2.register_targets(TargetGroupArn=e.tg_arn, Targets=[{"Id": e.alb_arn}])
         assert health(elbv2, e.tg_arn) == [("unused", "Target.NotInUse")]
         attach_probe(elbv2, e)
-        assert health(elbv2, e.tg_arn) == [("initial", "Elb.InitialHealthChecking")]
+        assert health(elbv2, e.tg_arn) == [REGISTERING]
+        clock.advance(TO_HEALTHY)
         assert health(elbv2, e.tg_arn) == [("healthy", None)]
         # ENIs
         assert len(alb_enis(server_client, e.alb_name, e.alb_arn)) == 2
@@ -885,6 +964,7 @@ def test_server_mode_gets_health_rules_enis_and_faults(server_client: Clients) -
         (ELBv2Backend, "delete_load_balancer", ["self", "arn"]),
         (NetworkInterfaceBackend, "get_all_network_interfaces", ["self", "eni_ids", "filters"]),
         (BaseResponse, "call_action", ["self"]),
+        (WaitFunction, "_wait_interval", ["self", "env", "wait_seconds"]),
     ],
 )
 def test_moto_patched_methods_keep_their_signatures(

@@ -64,7 +64,8 @@ DISCOVERY_CONCURRENCY = 10
 #: Region with token buckets: Describe* 40 at once, 10 per second refilled
 #: (docs.aws.amazon.com/elasticloadbalancing/latest/userguide/elb-api-throttling.html);
 #: mutating calls have smaller buckets (the AWS Load Balancer Controller's client-side
-#: defaults: Modify* 3/s, Register/DeregisterTargets 4/s; DOMAIN.md section 6). One migration
+#: defaults: Modify* 3/s, Register/DeregisterTargets 4/s; kubernetes-sigs/
+#: aws-load-balancer-controller pkg/aws/throttle/defaults.go). One migration
 #: makes about 40 ELB calls besides its health polls (docs/benchmarks.md), over at least the
 #: health checks' minimum of about 60 s: 5 at a time stay under 4 calls/s, leaving the
 #: account's own tools most of its buckets (README "Fleets" says how the cap works).

@@ -71,8 +71,10 @@ def seed_bulk(
         elb.create_listener(
             load_balancer_arn=nlbs[i // LISTENERS_PER_NLB].arn,
             protocol="TCP",
-            port=10000 + i % LISTENERS_PER_NLB,
-            ssl_policy=None,
+            # As the API handler passes them (parsed by the botocore model: Port an int;
+            # SslPolicy its default when the request has none).
+            port=10000 + i % LISTENERS_PER_NLB,  # type: ignore[arg-type]
+            ssl_policy="ELBSecurityPolicy-2016-08",
             certificate=None,
             actions=[{"Type": "forward", "TargetGroupArn": group.arn}],
         )

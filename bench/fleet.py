@@ -18,6 +18,7 @@ import argparse
 import json
 import math
 import statistics
+import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -105,7 +106,8 @@ class Run:
     deployments: int
     status: str
     seconds: float
-    one_migration: float
+    #: A migration alone, seconds (None when the children are refused: nothing to compare).
+    one_migration: float | None
     child_median: float
     peak_payload: tuple[str, int]
     elb_average: float
@@ -115,8 +117,14 @@ class Run:
     children_mode: str
 
     @property
-    def expected(self) -> float:
+    def expected(self) -> float | None:
+        if self.one_migration is None:
+            return None
         return math.ceil(self.deployments / self.concurrency) * self.one_migration
+
+
+def progress(message: str) -> None:
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
 def member(rt: LocalRuntime, account: str, region: str) -> ClientFactory:
@@ -217,6 +225,7 @@ def measure(
     concurrency: int, deployments: int, account_count: int, full: bool, calls: ElbCalls
 ) -> Run:
     with LocalRuntime(port=0) as rt:
+        progress(f"seeding {deployments} deployments")
         seed(rt, deployments, account_count)
         seed_bulk(member(rt, SOLO_ACCOUNT, REGIONS[0]), SOLO_ACCOUNT, 1, migratable_albs=True)
         if not full:
@@ -233,17 +242,17 @@ def measure(
                 )
             )
         base = {"slotWaitSeconds": 1, "toleratedFailurePercentage": 100, "options": OPTIONS}
-        solo = run_fleet(
-            rt,
-            "bench-one",
-            {**base, "targets": [{"accountId": SOLO_ACCOUNT, "regions": [REGIONS[0]]}]},
-            600,
-        )
-        solo_children = children(rt)
-        one = solo_children[0]["stop"] - solo_children[0]["start"] if full else None
-        one_migration = (
-            one.total_seconds() if one else (solo["stopDate"] - solo["startDate"]).total_seconds()
-        )
+        one_migration = None
+        if full:
+            progress("one migration alone")
+            run_fleet(
+                rt,
+                "bench-one",
+                {**base, "targets": [{"accountId": SOLO_ACCOUNT, "regions": [REGIONS[0]]}]},
+                600,
+            )
+            [solo] = children(rt)
+            one_migration = (solo["stop"] - solo["start"]).total_seconds()
         calls.clear()
         spec = {
             **base,
@@ -252,8 +261,10 @@ def measure(
             ],
             "maxConcurrency": concurrency,
         }
+        progress(f"the fleet: {deployments} deployments at MaxConcurrency {concurrency}")
         started = time.monotonic()
         done = run_fleet(rt, f"bench-fleet-{concurrency}", spec, 6 * 3600)
+        progress(f"done in {time.monotonic() - started:.0f} s: {done['status']}")
         seconds = time.monotonic() - started
         sfn = rt.clients().client("stepfunctions")
         events = history(sfn, done["executionArn"])
@@ -305,10 +316,13 @@ def report(runs: list[Run], account_count: int) -> list[str]:
     ]
     for r in runs:
         where, size = r.peak_payload
+        one = f"{r.one_migration:.1f}" if r.one_migration is not None else "n/a"
+        expected = f"{r.expected:.0f}" if r.expected is not None else "n/a"
+        ratio = f"{r.seconds / r.expected:.2f}" if r.expected else "n/a"
         lines.append(
             f"| {r.children_mode} | {r.deployments} | {r.concurrency} | {r.status} | "
-            f"{r.seconds:.0f} | {r.one_migration:.1f} | {r.expected:.0f} | "
-            f"{r.seconds / r.expected:.2f} | {r.child_median:.1f} | {r.discovery_seconds:.1f} | "
+            f"{r.seconds:.0f} | {one} | {expected} | {ratio} | {r.child_median:.1f} | "
+            f"{r.discovery_seconds:.1f} | "
             f"{size:,} B ({100 * size / PAYLOAD_LIMIT:.1f} % of 256 KiB; {where}) | "
             f"{r.elb_average:.2f}, {r.elb_peak} | {r.peak_per_account_region} |"
         )

@@ -1,21 +1,25 @@
 """Fleet migrations: many accounts and regions, one child migration per migratable deployment.
 
-The fleet state machine (statemachine/fleet.asl.json) calls `discover_fleet` once, runs one
-migration execution per item it wrote to S3 (a Distributed Map: ItemReader in, ResultWriter
-out), then calls `report_fleet` on the results. Only counts and S3 keys pass between the
-states, so a fleet of any size stays under Step Functions' 256 KiB state limit; the fleet
-file itself is bounded before anything starts (`parse_fleet_spec`). One account or region
-that cannot be read never stops the others: it becomes an error entry.
+The fleet state machine (statemachine/fleet.asl.json) calls `plan_fleet` (the spec validated,
+one target per account x region, written to S3), discovers the targets in parallel (a
+Distributed Map: `discover_target` once per account and region, its own concurrency),
+`gather_fleet` joins their parts into the migration Map's items, which runs one migration
+execution per item (ItemReader in, ResultWriter out, at most `maxMigrationsPerAccountRegion`
+at a time in one account and region), then `report_fleet` reads the results. Only counts and
+S3 keys pass between the states, so a fleet of any size stays under Step Functions' 256 KiB
+state limit; the fleet file itself is bounded before anything starts (`parse_fleet_spec`).
+One account or region that cannot be read never stops the others: it becomes an error entry.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import zip_longest
 from pathlib import Path
 from typing import Annotated, Any, Protocol, TypeVar
 
@@ -52,12 +56,27 @@ EXECUTION_NAME_LENGTH = 80
 #: Step Functions' limit of an execution's input, as of every state's input and output:
 #: 256 KiB of UTF-8 (docs.aws.amazon.com/step-functions/latest/dg/limits.html).
 MAX_PAYLOAD_BYTES = 256 * 1024
-#: Accounts x regions FleetDiscover reads at a time: discovery mostly waits on AWS, and each
-#: account-region has its own API rate limits.
-DISCOVERY_WORKERS = 8
-#: Accounts x regions one fleet may list: FleetDiscover reads them all in one Lambda
-#: invocation, which runs at most 15 minutes (template.yaml: Timeout 900, Lambda's maximum):
-#: 500 at DISCOVERY_WORKERS at a time leaves about 14 s per account and region.
+#: Accounts x regions discovered at a time by default (the DiscoverTargets Map's
+#: MaxConcurrency): discovery mostly waits on AWS, and each account-region has its own ELB
+#: rate limits, so this is bounded by the hub's Lambda concurrency only.
+DISCOVERY_CONCURRENCY = 10
+#: Migrations at a time in one account and region by default. ELB throttles each account per
+#: Region with token buckets: Describe* 40 at once, 10 per second refilled
+#: (docs.aws.amazon.com/elasticloadbalancing/latest/userguide/elb-api-throttling.html);
+#: mutating calls have smaller buckets (the AWS Load Balancer Controller's client-side
+#: defaults: Modify* 3/s, Register/DeregisterTargets 4/s; kubernetes-sigs/
+#: aws-load-balancer-controller pkg/aws/throttle/defaults.go). One migration
+#: makes about 40 ELB calls besides its health polls (docs/benchmarks.md), over at least the
+#: health checks' minimum of about 60 s: 5 at a time stay under 4 calls/s, leaving the
+#: account's own tools most of its buckets (README "Fleets" says how the cap works).
+MAX_MIGRATIONS_PER_ACCOUNT_REGION = 5
+#: A migration waiting for a free slot in its account and region looks again after this long.
+SLOT_WAIT_SECONDS = 5
+#: How long the fleet's slot counters are kept (DynamoDB TTL): a Standard execution's
+#: longest run, a year (step-functions/latest/dg/limits.html), and a day.
+SLOT_RETENTION_SECONDS = 366 * 24 * 3600
+#: Accounts x regions one fleet may list: each is a discovery of its own (DiscoverTargets),
+#: but the fleet's one report and notification name them all; split larger estates.
 MAX_FLEET_TARGETS = 500
 #: A fleet file is a few levels deep (targets -> account -> regions); far deeper is not a
 #: fleet file, and would exhaust the parsers' recursion.
@@ -67,9 +86,12 @@ MAX_NESTING = 32
 MAX_FLEET_FILE_BYTES = 16 * MAX_PAYLOAD_BYTES
 SUCCEEDED, FAILED = "SUCCEEDED", "FAILED"
 #: The fleet state machine's task names (handlers' step names, logs and metrics).
-DISCOVER_FLEET_STEP = "discover_fleet"
+PLAN_FLEET_STEP = "plan_fleet"
+DISCOVER_TARGET_STEP = "discover_target"
+GATHER_FLEET_STEP = "gather_fleet"
 FLEET_REPORT_STEP = "fleet_report"
-#: The fleet state machine's discovery state: its output is {"fleet": discover_fleet(...)}.
+#: The fleet state machine's discovery state, once every target is discovered: its output is
+#: {"fleet": plan_fleet(...) with "discovery": gather_fleet(...)}.
 FLEET_DISCOVER_STATE = "DiscoverFleet"
 #: The fleet state machine's report state (statemachine/fleet.asl.json): its output is the
 #: report's summary (`report_fleet`), the whole report is the object at its `reportKey`.
@@ -111,6 +133,14 @@ class FleetSpec(Model):
 
     targets: list[FleetTarget] = Field(min_length=1)
     max_concurrency: int = Field(default=4, ge=1, le=1000)
+    #: Accounts x regions discovered at a time (the DiscoverTargets Map).
+    discovery_concurrency: int = Field(default=DISCOVERY_CONCURRENCY, ge=1, le=1000)
+    #: Migrations at a time in one account and region (ELB's rate limits are per account
+    #: and Region), whatever max_concurrency allows.
+    max_migrations_per_account_region: int = Field(
+        default=MAX_MIGRATIONS_PER_ACCOUNT_REGION, ge=1, le=1000
+    )
+    slot_wait_seconds: int = Field(default=SLOT_WAIT_SECONDS, ge=1, le=3600)
     tolerated_failure_percentage: float = Field(default=0, ge=0, le=100)
     options: MigrationOptions = Field(default_factory=MigrationOptions)
 
@@ -179,8 +209,8 @@ def _check_bounds(spec: FleetSpec, source: str) -> None:
     if spec.target_count > MAX_FLEET_TARGETS:
         raise InvalidInputError(
             f"Invalid {source}: it lists {spec.target_count:,} accounts x regions; one fleet "
-            f"may list at most {MAX_FLEET_TARGETS} (its discovery reads them all in one "
-            "Lambda invocation of at most 15 minutes).",
+            f"may list at most {MAX_FLEET_TARGETS} (one report and one notification name "
+            "them all).",
             f"Split the fleet into fleet files of at most {MAX_FLEET_TARGETS} accounts x "
             "regions each, and start one fleet per file.",
         )
@@ -304,6 +334,20 @@ class FleetKeys:
         return cls(f"fleets/{fleet_execution_id.rsplit(':', 1)[-1]}/")
 
     @property
+    def targets(self) -> str:
+        """The DiscoverTargets Map's items: one Target per account x region (a JSON array)."""
+        return self.prefix + "targets.json"
+
+    def part(self, index: int) -> str:
+        """What discovering target `index` found: a TargetPart."""
+        return f"{self.prefix}parts/{index:05d}.json"
+
+    @property
+    def discovery_results(self) -> str:
+        """The DiscoverTargets Map's ResultWriter prefix."""
+        return self.prefix + "discovery-results"
+
+    @property
     def items(self) -> str:
         """The Map's items: a JSON array, as the ItemReader (InputType JSON) reads it."""
         return self.prefix + "items.json"
@@ -413,26 +457,17 @@ def read_discovery(objects: FleetObjects, key: str) -> FleetDiscovery:
     return _read(objects, key, FleetDiscovery, "fleet discovery")
 
 
-def discover_fleet(
+def plan_fleet(
     spec: FleetSpec,
     fleet_execution_id: str,
-    clients_for: ClientsFor,
     hub: ClientFactory,
     member_role_name: str,
     objects: FleetObjects,
-    journal: Journal | None = None,
 ) -> dict[str, Any]:
-    """Discover every account x region of the fleet; write the Map's items and the rest.
+    """The fleet's targets (one per account x region, each with the role that reaches it),
+    written for the DiscoverTargets Map; returns the keys and settings the later states read.
 
-    With the hub's `journal` (read once), a deployment an earlier run migrated is reported
-    migrated (skipped, no blockers) and a finalized one is listed, as `discover` does.
-
-    Writes the items (one per migratable deployment) and `FleetDiscovery` (blocked and
-    orphaned deployments with their reasons, and an error per account and region that
-    could not be read, e.g. a role that cannot be assumed) to the fleet bucket. Returns
-    only their keys, the counts and the settings the Map reads: the state's output stays
-    small however large the fleet. DISCOVERY_WORKERS account-regions are read at a time;
-    the results keep the fleet file's order.
+    A target without a roleArn outside the hub's account gets the member role.
     """
     hub_arn = caller_arn(hub)
     hub_account, partition = hub_arn.split(":")[4], hub_arn.split(":")[1]
@@ -450,53 +485,154 @@ def discover_fleet(
             )
             for region in account.regions
         ]
+    keys = FleetKeys.of(fleet_execution_id)
+    objects.put_json(keys.targets, [t.to_json_dict() for t in targets])
+    return {
+        "bucket": objects.bucket,
+        "targetsKey": keys.targets,
+        "targetCount": len(targets),
+        "discoveryResultsPrefix": keys.discovery_results,
+        "itemsKey": keys.items,
+        "discoveryKey": keys.discovery,
+        "resultsPrefix": keys.results,
+        "reportKey": keys.report,
+        "discoveryConcurrency": spec.discovery_concurrency,
+        "maxConcurrency": spec.max_concurrency,
+        "maxMigrationsPerAccountRegion": spec.max_migrations_per_account_region,
+        "slotWaitSeconds": spec.slot_wait_seconds,
+        # The slot counters outlive the fleet execution (at most a year) by a day, then go.
+        "slotsExpireAt": int(time.time()) + SLOT_RETENTION_SECONDS,
+        "toleratedFailurePercentage": spec.tolerated_failure_percentage,
+        "options": spec.options.to_json_dict(),
+    }
+
+
+class TargetPart(Model):
+    """What one account and region held (fleets/<id>/parts/<index>.json)."""
+
+    items: list[FleetItem] = Field(default_factory=list)
+    skipped: list[SkippedDeployment] = Field(default_factory=list)
+    errors: list[AccountError] = Field(default_factory=list)
+
+
+def discover_target(
+    target: Target,
+    index: int,
+    fleet_execution_id: str,
+    options: MigrationOptions,
+    clients_for: ClientsFor,
+    member_role_name: str,
+    objects: FleetObjects,
+    journal: Journal | None = None,
+) -> dict[str, Any]:
+    """Discover one account and region of the fleet (one DiscoverTargets iteration).
+
+    With the hub's `journal`, a deployment an earlier run migrated is reported migrated
+    (skipped, no blockers), as `discover` does. Writes the part (items, skipped, or the error
+    that kept the account and region from being read) to S3; returns its key and counts only,
+    so the Map's results stay small however many deployments one account holds.
+    """
     records = journal.all() if journal is not None else []
-    with ThreadPoolExecutor(min(DISCOVERY_WORKERS, len(targets))) as pool:
-        reports = list(
-            pool.map(lambda t: _discover_target(t, clients_for, member_role_name, records), targets)
-        )
+    report = _discover_target(target, clients_for, member_role_name, records)
+    scope: dict[str, Any] = {
+        "account_id": target.account_id,
+        "region": target.region,
+        "role_arn": target.role_arn,
+    }
     items: list[FleetItem] = []
     skipped: list[SkippedDeployment] = []
     errors: list[AccountError] = []
-    for target, report in zip(targets, reports, strict=True):
-        scope: dict[str, Any] = {
-            "account_id": target.account_id,
-            "region": target.region,
-            "role_arn": target.role_arn,
-        }
-        if isinstance(report, IpsyncError):
+    if isinstance(report, IpsyncError):
+        errors.append(
+            AccountError(
+                **scope, error=report.code, message=report.message, remediation=report.remediation
+            )
+        )
+    else:
+        for deployment in report.deployments:
+            if deployment.verdict == Verdict.MIGRATABLE:
+                items.append(_item(deployment, target, options, fleet_execution_id))
+            else:
+                skipped.append(_skipped(deployment, scope))
+    part = TargetPart(items=items, skipped=skipped, errors=errors)
+    key = FleetKeys.of(fleet_execution_id).part(index)
+    objects.put_json(key, part.to_json_dict())
+    return {
+        "index": index,
+        "partKey": key,
+        "count": len(part.items),
+        "skippedCount": len(part.skipped),
+        "errorCount": len(part.errors),
+    }
+
+
+def gather_fleet(
+    objects: FleetObjects, fleet_execution_id: str, results: ResultWriterDetails
+) -> dict[str, Any]:
+    """Join the targets' parts into the migration Map's items and `FleetDiscovery`.
+
+    A target whose discovery failed outright (its iteration failed: a timeout, an error the
+    step did not turn into an error entry) becomes an error entry with that error. The items
+    take the accounts and regions in turn (the first of each, then the second of each, ...),
+    so the Map's first children spread over the fleet rather than queue on one account's cap.
+    """
+    keys = FleetKeys.of(fleet_execution_id)
+    targets = _read(objects, keys.targets, _Targets, "fleet targets").targets
+    failures: dict[int, ChildExecution] = {}
+    for status, _, execution in _map_executions(objects, results):
+        if status != SUCCEEDED:
+            failures[_iteration_index(execution, objects.bucket)] = execution
+    by_target: list[list[FleetItem]] = []
+    skipped: list[SkippedDeployment] = []
+    errors: list[AccountError] = []
+    for index, target in enumerate(targets):
+        if index in failures:
+            failed = failures[index]
             errors.append(
                 AccountError(
-                    **scope,
-                    error=report.code,
-                    message=report.message,
-                    remediation=report.remediation,
+                    account_id=target.account_id or "",
+                    region=target.region or "",
+                    role_arn=target.role_arn,
+                    error=failed.error or FAILED,
+                    message=failed.cause or "Its discovery did not complete.",
+                    remediation="Re-run the fleet; the error says why this account and region "
+                    "could not be discovered.",
                 )
             )
             continue
-        for deployment in report.deployments:
-            if deployment.verdict == Verdict.MIGRATABLE:
-                items.append(_item(deployment, target, spec.options, fleet_execution_id))
-            else:
-                skipped.append(_skipped(deployment, scope))
-    keys = FleetKeys.of(fleet_execution_id)
+        part = _read(objects, keys.part(index), TargetPart, "target part")
+        by_target.append(part.items)
+        skipped += part.skipped
+        errors += part.errors
+    items = [item for turn in zip_longest(*by_target) for item in turn if item is not None]
     objects.put_json(keys.items, [item.to_json_dict() for item in items])
     discovery = FleetDiscovery(
         fleet_execution_id=fleet_execution_id, skipped=skipped, errors=errors
     )
     objects.put_json(keys.discovery, discovery.to_json_dict())
-    return {
-        "bucket": objects.bucket,
-        "itemsKey": keys.items,
-        "discoveryKey": keys.discovery,
-        "resultsPrefix": keys.results,
-        "reportKey": keys.report,
-        "count": len(items),
-        "skippedCount": len(skipped),
-        "errorCount": len(errors),
-        "maxConcurrency": spec.max_concurrency,
-        "toleratedFailurePercentage": spec.tolerated_failure_percentage,
-    }
+    return {"count": len(items), "skippedCount": len(skipped), "errorCount": len(errors)}
+
+
+class _Targets(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    targets: list[Target]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_array(cls, data: Any) -> Any:
+        return {"targets": data} if isinstance(data, list) else data
+
+
+def _iteration_index(execution: ChildExecution, bucket: str) -> int:
+    """The target index a DiscoverTargets child was given (its input, after ItemSelector)."""
+    try:
+        return int(json.loads(execution.input or "")["index"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InvalidInputError(
+            f"Invalid discovery result in s3://{bucket}: {type(exc).__name__}: {exc}.",
+            _FILES_FIX,
+        ) from None
 
 
 def _discover_target(
@@ -623,6 +759,16 @@ def read_results(objects: FleetObjects, details: ResultWriterDetails) -> list[Ch
     ChildFailed); one that failed (stopped, timed out, over a limit) or never started is a
     failed child of the migration its input names.
     """
+    return [
+        _result_of(execution, status, where)
+        for status, where, execution in _map_executions(objects, details)
+    ]
+
+
+def _map_executions(
+    objects: FleetObjects, details: ResultWriterDetails
+) -> Iterator[tuple[str, str, ChildExecution]]:
+    """Each child of a Map Run as its ResultWriter listed it: status, where, the child."""
     if details.bucket != objects.bucket:
         raise InvalidInputError(
             f"The Map's results are in bucket {details.bucket}, not the fleet bucket "
@@ -631,7 +777,6 @@ def read_results(objects: FleetObjects, details: ResultWriterDetails) -> list[Ch
         )
     manifest = _read(objects, details.key, MapRunManifest, "Map Run manifest")
     files = manifest.result_files
-    results: list[ChildResult] = []
     for status, listed in (
         (SUCCEEDED, files.succeeded),
         (FAILED, files.failed),
@@ -639,9 +784,7 @@ def read_results(objects: FleetObjects, details: ResultWriterDetails) -> list[Ch
     ):
         for file in listed:
             for index, execution in enumerate(_executions(objects, file.key)):
-                where = f"s3://{objects.bucket}/{file.key} entry {index}"
-                results.append(_result_of(execution, status, where))
-    return results
+                yield status, f"s3://{objects.bucket}/{file.key} entry {index}", execution
 
 
 def _executions(objects: FleetObjects, key: str) -> list[ChildExecution]:

@@ -219,11 +219,13 @@ def owned_groups(runtime: LocalRuntime, migration_id: str) -> list[str]:
 def test_the_built_fleet_steps_answer_their_samples(built_lambda: BuiltLambda) -> None:
     # Given the fleet samples (a member account that cannot be assumed in the emulator)
     # When the built fleet functions are invoked with them
+    planned = built_lambda("FleetPlanFunction", sample("fleet_plan.json"))
     discovered = built_lambda("FleetDiscoverFunction", sample("fleet_discover.json"))
+    gathered = built_lambda("FleetGatherFunction", sample("fleet_gather.json"))
     reported = built_lambda("FleetReportFunction", sample("fleet_report.json"))
     # Then each ran its code: a result, or one of the project's own errors (never an import
     # or attribute error, which a broken artefact gives)
-    for outcome in (discovered, reported):
+    for outcome in (planned, discovered, gathered, reported):
         assert "result" in outcome or outcome.get("errorType") in DOMAIN_ERRORS, outcome
 
 

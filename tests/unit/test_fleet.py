@@ -11,8 +11,10 @@ import pytest
 from ipsync_migrator.errors import InvalidInputError, NotFoundError
 from ipsync_migrator.events import DetailType
 from ipsync_migrator.fleet import (
+    DISCOVERY_CONCURRENCY,
     MAX_EVENT_ENTRIES,
     MAX_FLEET_TARGETS,
+    MAX_MIGRATIONS_PER_ACCOUNT_REGION,
     MAX_NESTING,
     MAX_PAYLOAD_BYTES,
     ChildResult,
@@ -20,16 +22,18 @@ from ipsync_migrator.fleet import (
     FleetSpec,
     MemoryFleetObjects,
     ResultWriterDetails,
+    discover_target,
     execution_input,
     execution_name,
     fleet_report,
+    gather_fleet,
     load_fleet_spec,
     parse_fleet_spec,
     read_results,
     report_fleet,
 )
 from ipsync_migrator.handlers.requests import FleetReportRequest
-from ipsync_migrator.models import Strategy
+from ipsync_migrator.models import MigrationOptions, Strategy, Target
 from ipsync_migrator.observability import parse
 
 FLEET_ID = "arn:aws:states:us-east-1:123456789012:execution:ipsync-migrator-fleet:fleet-1"
@@ -642,3 +646,121 @@ def test_the_report_request_is_validated_at_the_edge() -> None:
     # and a fleet id that is no execution ARN is refused too
     with pytest.raises(InvalidInputError, match="fleetExecutionId"):
         parse(FleetReportRequest, {**event, "fleetExecutionId": "fleet-1"})
+
+
+# ---- discovery: one part per account and region, joined in turns -----------------------------
+
+
+def discovery_results(
+    objects: MemoryFleetObjects, failed: dict[int, tuple[str, str]], succeeded: list[int]
+) -> ResultWriterDetails:
+    """The DiscoverTargets Map's ResultWriter files: children by index, some failed."""
+    prefix = KEYS.discovery_results + "/run-1/"
+    files: dict[str, list[dict[str, Any]]] = {"SUCCEEDED": [], "FAILED": [], "PENDING": []}
+    entries = {
+        "SUCCEEDED": [
+            {
+                "Input": json.dumps({"index": i}),
+                "Output": json.dumps({"index": i}),
+                "Status": "SUCCEEDED",
+            }
+            for i in succeeded
+        ],
+        "FAILED": [
+            {"Input": json.dumps({"index": i}), "Status": "FAILED", "Error": error, "Cause": cause}
+            for i, (error, cause) in failed.items()
+        ],
+    }
+    for status, listed in entries.items():
+        if listed:
+            objects.put_json(prefix + f"{status}_0.json", listed)
+            files[status].append({"Key": prefix + f"{status}_0.json"})
+    objects.put_json(
+        prefix + "manifest.json",
+        {"DestinationBucket": objects.bucket, "ResultFiles": files},
+    )
+    return ResultWriterDetails(bucket=objects.bucket, key=prefix + "manifest.json")
+
+
+def test_a_target_that_cannot_be_read_is_an_error_part_and_counts() -> None:
+    # Given a target whose role is not the member role the hub may assume
+    objects = MemoryFleetObjects()
+    target = Target(
+        account_id="333333333333",
+        region="eu-west-1",
+        role_arn="arn:aws:iam::333333333333:role/someone-else",
+    )
+
+    def no_clients(_: Target) -> Any:
+        raise AssertionError("no AWS call for a role the hub may not assume")
+
+    # When it is discovered as iteration 7
+    result = discover_target(
+        target, 7, FLEET_ID, MigrationOptions(), no_clients, "ipsync-migrator-member", objects
+    )
+
+    # Then its part holds one error with the fix, and only counts are returned
+    assert result == {
+        "index": 7,
+        "partKey": KEYS.part(7),
+        "count": 0,
+        "skippedCount": 0,
+        "errorCount": 1,
+    }
+    part = objects.get_json(KEYS.part(7))
+    [error] = part["errors"]
+    assert (error["accountId"], error["region"]) == ("333333333333", "eu-west-1")
+    assert error["error"] == "InvalidInput"
+    assert "ipsync-migrator-member" in error["message"]
+    assert part["items"] == [] and part["skipped"] == []
+
+
+def test_gather_joins_the_parts_in_turns_and_names_a_failed_discovery() -> None:
+    # Given three targets: two discovered (3 and 1 migratable deployments, one blocked), and
+    # one whose discovery failed outright
+    objects = MemoryFleetObjects()
+    targets = [
+        {"accountId": "111111111111", "region": "us-east-1"},
+        {"accountId": "222222222222", "region": "us-east-1"},
+        {"accountId": "333333333333", "region": "eu-west-1"},
+    ]
+    objects.put_json(KEYS.targets, targets)
+    objects.put_json(KEYS.part(0), {"items": [item("a1"), item("a2"), item("a3")]})
+    objects.put_json(KEYS.part(1), {"items": [item("b1")], "skipped": [BLOCKED]})
+    details = discovery_results(
+        objects, {2: ("Sandbox.Timedout", "Task timed out after 900 seconds")}, [0, 1]
+    )
+
+    # When they are gathered
+    counts = gather_fleet(objects, FLEET_ID, details)
+
+    # Then the items take the targets in turns, and the failed one is an error entry
+    assert counts == {"count": 4, "skippedCount": 1, "errorCount": 1}
+    items = [i["migrationId"] for i in objects.get_json(KEYS.items)]
+    assert items == ["a1", "b1", "a2", "a3"]
+    discovery = objects.get_json(KEYS.discovery)
+    assert [s["migrationId"] for s in discovery["skipped"]] == ["pay"]
+    [error] = discovery["errors"]
+    assert (error["accountId"], error["region"]) == ("333333333333", "eu-west-1")
+    assert error["error"] == "Sandbox.Timedout"
+    assert "900 seconds" in error["message"]
+
+
+def test_a_missing_part_of_a_discovered_target_is_a_clear_error() -> None:
+    # Given a target the Map says it discovered, whose part is not there
+    objects = MemoryFleetObjects()
+    objects.put_json(KEYS.targets, [{"accountId": "111111111111", "region": "us-east-1"}])
+    details = discovery_results(objects, {}, [0])
+    # When it is gathered, Then the error names the object
+    with pytest.raises(NotFoundError, match="parts/00000.json"):
+        gather_fleet(objects, FLEET_ID, details)
+
+
+def test_the_spec_bounds_the_caps_and_defaults_them() -> None:
+    # Given a fleet file without the caps, Then the defaults apply
+    spec = parse_fleet_spec({"targets": VALID["targets"]})
+    assert spec.discovery_concurrency == DISCOVERY_CONCURRENCY
+    assert spec.max_migrations_per_account_region == MAX_MIGRATIONS_PER_ACCOUNT_REGION
+    # and a cap of 0 is refused, naming the field
+    with pytest.raises(InvalidInputError, match="maxMigrationsPerAccountRegion"):
+        parse_fleet_spec({"targets": VALID["targets"], "maxMigrationsPerAccountRegion": 0})

@@ -1,4 +1,4 @@
-"""Lambda entry point of the fleet's `DiscoverFleet` task."""
+"""Lambda entry point of the fleet's `DiscoverTarget` task (one account and region)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ipsync_migrator.aws.fleets import FleetBucket
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.config import ServiceSettings
-from ipsync_migrator.fleet import DISCOVER_FLEET_STEP, discover_fleet, parse_fleet_spec
+from ipsync_migrator.fleet import DISCOVER_TARGET_STEP, discover_target
 from ipsync_migrator.handlers.requests import FleetDiscoverRequest
 from ipsync_migrator.handlers.runtime import step_context
 from ipsync_migrator.models import Target
@@ -20,18 +20,18 @@ def _clients_for(target: Target) -> ClientFactory:
     return step_context(target).clients
 
 
-@step_handler(DISCOVER_FLEET_STEP)
+@step_handler(DISCOVER_TARGET_STEP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(FleetDiscoverRequest, event)
     settings = ServiceSettings.from_env()
-    hub_context = step_context()
-    hub = hub_context.clients
-    return discover_fleet(
-        parse_fleet_spec(request.spec),
+    hub = step_context()
+    return discover_target(
+        request.target,
+        request.index,
         request.fleet_execution_id,
+        request.options,
         clients_for=_clients_for,
-        hub=hub,
         member_role_name=settings.member_role_name,
-        objects=FleetBucket(hub, settings.fleet_bucket),
-        journal=hub_context.journal,
+        objects=FleetBucket(hub.clients, settings.fleet_bucket),
+        journal=hub.journal,
     )

@@ -98,14 +98,30 @@ class EventBridgeEvent(BaseModel):
     replay_name: str | None = Field(default=None, alias="replay-name")
 
 
-class FleetDiscoverRequest(Model):
-    """DiscoverFleet's input: the fleet execution's input and its id."""
+class FleetPlanRequest(Model):
+    """PlanFleet's input: the fleet execution's input and its id."""
 
     spec: dict[str, Any]
     fleet_execution_id: str = Field(pattern=EXECUTION_ARN, max_length=256)
 
 
-#: The keys DiscoverFleet wrote (fleet.FleetKeys): S3 keys are at most 1,024 bytes.
+class FleetDiscoverRequest(Model):
+    """DiscoverTarget's input: one account and region of the fleet (a DiscoverTargets item)."""
+
+    target: Target
+    index: int = Field(ge=0)
+    fleet_execution_id: str = Field(pattern=EXECUTION_ARN, max_length=256)
+    options: MigrationOptions = Field(default_factory=MigrationOptions)
+
+
+class FleetGatherRequest(Model):
+    """DiscoverFleet's input: where the DiscoverTargets Map's ResultWriter put its results."""
+
+    fleet_execution_id: str = Field(pattern=EXECUTION_ARN, max_length=256)
+    result_writer_details: ResultWriterDetails
+
+
+#: The keys PlanFleet named (fleet.FleetKeys): S3 keys are at most 1,024 bytes.
 FLEET_KEY = r"^fleets/[^\s]+$"
 
 

@@ -6,12 +6,9 @@ through the member role), so the tests do not depend on each other's order.
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import re
 import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +20,8 @@ from typer.testing import CliRunner
 from ipsync_migrator.cli import app
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.config import AwsTarget
+from ipsync_migrator.local.bulk_estate import seed_bulk
 from ipsync_migrator.local.demo_estate import DemoEstate, seed_demo
-from ipsync_migrator.local.estate import LEGACY_DESCRIPTION, LEGACY_HANDLER, EstateBuilder
 from ipsync_migrator.local.realism import FaultRule
 from ipsync_migrator.local.runtime import LocalRuntime
 from ipsync_migrator.operations import Service
@@ -387,90 +384,11 @@ def test_cli_starts_a_fleet_from_a_file_and_shows_its_report(
 
 # ---- a fleet of 2,000 deployments: only keys and counts between the states ----------------
 
-#: Four member accounts of 500 migratable deployments each (discovered 4 at a time).
+#: Four member accounts of 500 migratable deployments each (a DiscoverTargets iteration each).
 BULK_ACCOUNTS = ("777777777701", "777777777702", "777777777703", "777777777704")
 BULK_PER_ACCOUNT = 500
-#: Listeners per NLB in the bulk estate (ports 10000 and up).
-LISTENERS_PER_NLB = 250
 #: Step Functions' limit of a state's input or output, and of an execution's (limits.html).
 PAYLOAD_LIMIT = 256 * 1024
-
-
-def legacy_zip() -> str:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(
-            "populate_NLB_TG_with_ALB.py", "def lambda_handler(e, c):\n    return {}\n"
-        )
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def seed_bulk(rt: LocalRuntime, account: str, count: int) -> None:
-    """`count` migratable legacy deployments in `account`: each an IP target group behind its
-    own NLB listener, synced by its own legacy function (v1, no schedule) from one ALB.
-
-    The VPC, load balancers and role go through the API (EstateBuilder); the groups,
-    listeners and functions through moto's backends, the calls the API would make (each
-    request costs this emulator about 12 ms: 6,000 of them would be most of the test).
-    """
-    from moto.awslambda.models import lambda_backends
-    from moto.elbv2.models import elbv2_backends
-
-    builder = EstateBuilder(member_clients(rt, account))
-    vpc = builder.vpc("10.20.0.0/16")
-    alb = builder.alb(f"bulk-alb-{account[-2:]}", vpc)
-    nlbs = [
-        builder.nlb(f"bulk-nlb-{account[-2:]}-{k}", vpc)
-        for k in range(-(-count // LISTENERS_PER_NLB))
-    ]
-    role = (
-        member_clients(rt, account)
-        .client("iam")
-        .create_role(
-            RoleName="bulk-legacy-role",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"}),
-        )["Role"]["Arn"]
-    )
-    elb, lam = elbv2_backends[account][rt.region], lambda_backends[account][rt.region]
-    code = legacy_zip()
-    for i in range(count):
-        group = elb.create_target_group(
-            f"bulk-{account[-2:]}-{i:04d}-tg",
-            vpc_id=vpc.id,
-            protocol="TCP",
-            port=80,
-            target_type="ip",
-            healthcheck_protocol="TCP",
-        )
-        elb.create_listener(
-            load_balancer_arn=nlbs[i // LISTENERS_PER_NLB].arn,
-            protocol="TCP",
-            port=10000 + i % LISTENERS_PER_NLB,
-            ssl_policy=None,
-            certificate=None,
-            actions=[{"Type": "forward", "TargetGroupArn": group.arn}],
-        )
-        lam.create_function(
-            {
-                "FunctionName": f"bulk-{account[-2:]}-{i:04d}-ip-sync",
-                "Runtime": "python3.13",
-                "Role": role,
-                "Handler": LEGACY_HANDLER,
-                "Description": LEGACY_DESCRIPTION,
-                "Code": {"ZipFile": code},
-                "Environment": {
-                    "Variables": {
-                        "ALB_DNS_NAME": alb.dns_name,
-                        "ALB_LISTENER": "80",
-                        "NLB_TG_ARN": group.arn,
-                        "S3_BUCKET": f"bulk-{account[-2:]}-{i:04d}-state",
-                        "MAX_LOOKUP_PER_INVOCATION": "50",
-                        "INVOCATIONS_BEFORE_DEREGISTRATION": "3",
-                        "CW_METRIC_FLAG_IP_COUNT": "True",
-                    }
-                },
-            }
-        )
 
 
 def payloads(event: dict[str, Any]) -> Iterator[tuple[str, int]]:
@@ -502,7 +420,7 @@ def test_a_fleet_of_2000_deployments_passes_only_keys_between_its_states(
     # failure still travels through the Map's results to the report)
     started = time.monotonic()
     for account in BULK_ACCOUNTS:
-        seed_bulk(runtime, account, BULK_PER_ACCOUNT)
+        seed_bulk(member_clients(runtime, account), account, BULK_PER_ACCOUNT)
     seeded = time.monotonic()
     runtime.realism.add_fault(
         FaultRule(
@@ -560,7 +478,9 @@ def test_a_fleet_of_2000_deployments_passes_only_keys_between_its_states(
     }
     print({name: f"{(left[name] - entered[name]).total_seconds():.1f} s" for name in left})
     fleet = exits["DiscoverFleet"]["fleet"]
-    assert fleet["count"] == migrations
+    assert fleet["discovery"]["count"] == migrations
+    # and each account was discovered in its own iteration of the DiscoverTargets Map
+    assert fleet["targetCount"] == len(BULK_ACCOUNTS)
     items, items_size = s3_json(runtime.clients(), fleet["bucket"], fleet["itemsKey"])
     assert len(items) == migrations and items_size > PAYLOAD_LIMIT
     # and the Map's results went ResultWriter -> S3 -> FleetReport: the manifest's files

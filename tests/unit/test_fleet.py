@@ -752,7 +752,7 @@ def test_a_missing_part_of_a_discovered_target_is_a_clear_error() -> None:
     objects.put_json(KEYS.targets, [{"accountId": "111111111111", "region": "us-east-1"}])
     details = discovery_results(objects, {}, [0])
     # When it is gathered, Then the error names the object
-    with pytest.raises(NotFoundError, match="parts/00000.json"):
+    with pytest.raises(NotFoundError, match=r"parts/00000\.json"):
         gather_fleet(objects, FLEET_ID, details)
 
 

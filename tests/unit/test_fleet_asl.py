@@ -127,7 +127,7 @@ def test_the_fleet_plans_then_discovers_every_target_in_a_map_of_its_own(
         "Key.$": "$.fleet.targetsKey",
     }
     assert discover["MaxConcurrencyPath"] == "$.fleet.discoveryConcurrency"
-    [(name, task)] = discover["ItemProcessor"]["States"].items()
+    [(_name, task)] = discover["ItemProcessor"]["States"].items()
     assert task["Parameters"]["FunctionName"] == "${FleetDiscoverFunctionArn}"
     assert set(discover["ItemSelector"]) == {
         "target.$",

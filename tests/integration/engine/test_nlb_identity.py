@@ -7,12 +7,11 @@ from ipsync_migrator.local.demo_estate import DemoEstate
 from ipsync_migrator.steps.context import StepContext
 from ipsync_migrator.steps.create_target_group import create_target_group
 from ipsync_migrator.steps.cutover import cutover
-from ipsync_migrator.steps.health import check_health
 from ipsync_migrator.steps.nlb_identity import summary
 from ipsync_migrator.steps.preflight import preflight
 from ipsync_migrator.steps.probe import attach_probe
 from ipsync_migrator.steps.rollback import rollback
-from tests.integration.engine.conftest import FAST
+from tests.integration.engine.conftest import FAST, until_gate
 
 OWNER = "run-1"
 
@@ -21,9 +20,7 @@ def cut_over(ctx: StepContext, target_group_arn: str) -> str:
     mid = str(preflight(ctx, target_group_arn, OWNER, FAST)["migrationId"])
     create_target_group(ctx, mid, OWNER)
     attach_probe(ctx, mid, OWNER)
-    for _ in range(10):
-        if check_health(ctx, mid, OWNER)["gate"] != "pending":
-            break
+    until_gate(ctx, mid, OWNER)
     cutover(ctx, mid, OWNER)
     return mid
 
@@ -64,9 +61,7 @@ def test_an_identity_that_changed_is_named_not_hidden(
     mid = str(preflight(ctx, demo.shop_tg, OWNER, FAST)["migrationId"])
     create_target_group(ctx, mid, OWNER)
     attach_probe(ctx, mid, OWNER)
-    for _ in range(10):
-        if check_health(ctx, mid, OWNER)["gate"] != "pending":
-            break
+    until_gate(ctx, mid, OWNER)
     # When someone deletes the endpoint service before the cutover
     [service] = ec2.describe_vpc_endpoint_service_configurations()["ServiceConfigurations"]
     ec2.delete_vpc_endpoint_service_configurations(ServiceIds=[service["ServiceId"]])

@@ -261,7 +261,11 @@ def drive_member_fleet(runtime: LocalRuntime) -> None:
     while not (status := service.fleet_status(arn))["done"]:
         assert time.monotonic() < deadline, "the fleet is still running"
         time.sleep(0.5)
-    assert status["status"] == "SUCCEEDED", (status["error"], status["cause"])
+    assert status["status"] == "SUCCEEDED", (
+        status["error"],
+        status["cause"],
+        failed_children(sfn, status),
+    )
     counts = status["report"]["counts"]
     assert (counts["succeeded"], counts["failed"]) == (2, 1), counts
     service.finalize(media.id)
@@ -273,6 +277,14 @@ def drive_member_fleet(runtime: LocalRuntime) -> None:
         media.id: "finalized",
     }
     runtime.realism.clear_faults()
+
+
+def failed_children(sfn: Any, status: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Each child migration that did not succeed, with its error and cause."""
+    described = (sfn.describe_execution(executionArn=c["executionArn"]) for c in status["children"])
+    return [
+        (d["name"], d.get("error"), d.get("cause")) for d in described if d["status"] != "SUCCEEDED"
+    ]
 
 
 def deployed_account(runtime: LocalRuntime) -> str:

@@ -100,7 +100,8 @@ class LocalRuntime:
         self.region = region
         #: AWS's clock: target health follows it; with scale_waits, Wait states too
         #: (``pollSeconds`` are then AWS seconds, `time_factor` real seconds each).
-        self.clock = AwsClock(time_factor)
+        #: Handlers run at AWS's real rate only beside scaled waits (benchmarks, clock.py).
+        self.clock = AwsClock(time_factor, handlers_at_real_speed=scale_waits)
         self.realism = Realism(self.clock)
         self._waits = ScaledWaits(self.clock) if scale_waits else None
         #: EventBridge to Lambda delivery and replay windows (moto has neither).

@@ -90,3 +90,39 @@ def test_a_fresh_machine_without_credentials_can_use_the_local_runtime(
     assert found.exit_code == 0, found.output
     assert {d["verdict"] for d in json.loads(found.stdout)["deployments"]} >= {"migratable"}
     assert status.exit_code == 0, status.output
+
+
+def test_a_rollback_that_leaves_something_exits_4_and_lists_it_until_forced(
+    runtime: LocalRuntime,
+) -> None:
+    # Given shop migrated, and a person who since pointed its listener at a group of their own
+    base = ["--endpoint-url", runtime.endpoint]
+    assert runtime.demo is not None
+    clients = runtime.clients()
+    shop = next(
+        d for d in discover(clients).deployments if d.target_group_arn == runtime.demo.shop_tg
+    )
+    migrated = runner.invoke(app, [*base, "migrate", shop.id, *FAST, "--yes", "--wait"])
+    assert migrated.exit_code == 0, migrated.output
+    [listener] = shop.network_load_balancers[0].listeners
+    elb = clients.client("elbv2")
+    [legacy] = elb.describe_target_groups(TargetGroupArns=[shop.target_group_arn])["TargetGroups"]
+    theirs = elb.create_target_group(
+        Name="theirs", Protocol="TCP", Port=80, VpcId=legacy["VpcId"], TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    elb.modify_listener(
+        ListenerArn=listener.arn, DefaultActions=[{"Type": "forward", "TargetGroupArn": theirs}]
+    )
+
+    # When it is rolled back, Then it exits 4 and names the listener it left, and how to force it
+    left = runner.invoke(app, [*base, "rollback", shop.id], env={"COLUMNS": "400"})
+    assert left.exit_code == 4, left.output
+    assert "rollback_incomplete" in left.stdout
+    [leftover] = [line for line in left.stdout.splitlines() if line.startswith("  left: ")]
+    assert listener.arn in leftover and "--force" in leftover
+
+    # When forced, Then the listener goes back to the old group and the rollback exits 0
+    forced = runner.invoke(app, [*base, "rollback", shop.id, "--force"])
+    assert forced.exit_code == 0, forced.output
+    [action] = elb.describe_listeners(ListenerArns=[listener.arn])["Listeners"][0]["DefaultActions"]
+    assert action["TargetGroupArn"] == shop.target_group_arn

@@ -124,12 +124,14 @@ def discover(
     target_group_arn: str | None = None,
     journal: Journal | None = None,
     records: Iterable[MigrationRecord] | None = None,
+    account: str | None = None,
 ) -> DiscoveryReport:
     """Discover and classify every legacy deployment visible to `clients`.
 
     With `target_group_arn`, only the deployment(s) syncing that group are resolved. With a
     `journal` (or its `records`, read once for a fleet), migrations it records are reported
-    as migrated (and finalized ones listed).
+    as migrated (and finalized ones listed). `account`: the credentials' account, if the
+    caller already read it (GetCallerIdentity otherwise).
     """
     say = progress or (lambda _: None)
     elb, network = LoadBalancing(clients), Network(clients)
@@ -141,7 +143,7 @@ def discover(
         # The function's other groups too: a sibling that cannot migrate blocks this one.
         if target_group_arn is None or c.fingerprint.syncs(target_group_arn)
     ]
-    account = account_id(clients)
+    account = account or account_id(clients)
     if records is None and journal is not None:
         records = journal.all()
     journaled = _records_here(records or [], account, clients.region)

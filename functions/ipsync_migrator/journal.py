@@ -103,8 +103,9 @@ class StepEntry(Model):
 class Journal(Protocol):
     def get(self, migration_id: str) -> MigrationRecord | None: ...
 
-    def save(self, record: MigrationRecord) -> MigrationRecord:
-        """Store `record` if its stored version still equals `record.version`; bump it."""
+    def save(self, record: MigrationRecord, entry: StepEntry | None = None) -> MigrationRecord:
+        """Store `record` if its stored version still equals `record.version`; bump it.
+        With `entry`, append it in the same atomic write (not at all if the record is not)."""
         ...
 
     def append(self, entry: StepEntry) -> None: ...
@@ -137,7 +138,7 @@ class MemoryJournal:
             record = self._records.get(migration_id)
             return copy.deepcopy(record) if record else None
 
-    def save(self, record: MigrationRecord) -> MigrationRecord:
+    def save(self, record: MigrationRecord, entry: StepEntry | None = None) -> MigrationRecord:
         with self._lock:
             stored = self._records.get(record.migration_id)
             stored_version = stored.version if stored else 0
@@ -147,6 +148,8 @@ class MemoryJournal:
                 deep=True, update={"version": record.version + 1, "updated_at": utc_now()}
             )
             self._records[record.migration_id] = saved
+            if entry is not None:
+                self._entries.setdefault(entry.migration_id, []).append(entry)
             return copy.deepcopy(saved)
 
     def append(self, entry: StepEntry) -> None:

@@ -60,7 +60,12 @@ NOT_CALLED_BY_LAMBDA = {
     "lambda:AddPermission",
 }
 #: Where the IAM action differs from the operation named in `aws_call(...)`.
-IAM_ACTION_OF = {"s3:ListObjectsV2": "s3:ListBucket", "s3:DeleteObjects": "s3:DeleteObject"}
+#: A call authorized as another action; a transaction's Puts as PutItem (the journal's only use).
+IAM_ACTION_OF = {
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:DeleteObjects": "s3:DeleteObject",
+    "dynamodb:TransactWriteItems": "dynamodb:PutItem",
+}
 #: Required by ELB for tag-on-create, never called directly.
 IMPLIED_ACTIONS = {"elasticloadbalancing:AddTags"}
 

@@ -36,48 +36,57 @@ class DynamoJournal:
             ).get("Item")
         return MigrationRecord.model_validate_json(item["body"]["S"]) if item else None
 
-    def save(self, record: MigrationRecord) -> MigrationRecord:
+    def save(self, record: MigrationRecord, entry: StepEntry | None = None) -> MigrationRecord:
         saved = record.model_copy(update={"version": record.version + 1, "updated_at": utc_now()})
-        condition: dict[str, Any] = (
-            {"ConditionExpression": "attribute_not_exists(pk)"}
-            if record.version == 0
-            else {
-                "ConditionExpression": "version = :expected",
-                "ExpressionAttributeValues": {":expected": {"N": str(record.version)}},
-            }
-        )
+        put: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": {
+                "pk": {"S": _pk(record.migration_id)},
+                "sk": {"S": RECORD_SK},
+                "version": {"N": str(saved.version)},
+                "state": {"S": saved.state.value},
+                "body": {"S": saved.model_dump_json(by_alias=True)},
+            },
+            **(
+                {"ConditionExpression": "attribute_not_exists(pk)"}
+                if record.version == 0
+                else {
+                    "ConditionExpression": "version = :expected",
+                    "ExpressionAttributeValues": {":expected": {"N": str(record.version)}},
+                }
+            ),
+        }
         try:
-            with aws_call("dynamodb:PutItem"):
-                self._ddb.put_item(
-                    TableName=self._table,
-                    Item={
-                        "pk": {"S": _pk(record.migration_id)},
-                        "sk": {"S": RECORD_SK},
-                        "version": {"N": str(saved.version)},
-                        "state": {"S": saved.state.value},
-                        "body": {"S": saved.model_dump_json(by_alias=True)},
-                    },
-                    **condition,
-                )
+            if entry is None:
+                with aws_call("dynamodb:PutItem"):
+                    self._ddb.put_item(**put)
+            else:
+                # One request, atomic: the entry is written only with the record, so a fenced
+                # writer leaves no entry behind. Each Put is authorized as dynamodb:PutItem
+                # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
+                with aws_call("dynamodb:TransactWriteItems"):
+                    self._ddb.transact_write_items(
+                        TransactItems=[{"Put": put}, {"Put": self._entry_put(entry)}]
+                    )
         except Exception as exc:
-            cause = exc.__cause__
-            if isinstance(cause, ClientError) and error_code(cause) == (
-                "ConditionalCheckFailedException"
-            ):
+            if _condition_failed(exc.__cause__):
                 raise conflict(record.migration_id) from exc
             raise
         return saved
 
     def append(self, entry: StepEntry) -> None:
         with aws_call("dynamodb:PutItem"):
-            self._ddb.put_item(
-                TableName=self._table,
-                Item={
-                    "pk": {"S": _pk(entry.migration_id)},
-                    "sk": {"S": f"STEP#{entry.at}#{entry.step}"},
-                    "body": {"S": json.dumps(entry.to_json_dict(), default=str)},
-                },
-            )
+            self._ddb.put_item(**self._entry_put(entry))
+
+    def _entry_put(self, entry: StepEntry) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Item": {
+                "pk": {"S": _pk(entry.migration_id)},
+                "sk": {"S": f"STEP#{entry.at}#{entry.step}"},
+                "body": {"S": json.dumps(entry.to_json_dict(), default=str)},
+            },
+        }
 
     def entries(self, migration_id: str) -> list[StepEntry]:
         with aws_call("dynamodb:Query"):
@@ -102,6 +111,22 @@ class DynamoJournal:
             )
             items = [item for page in pages for item in page["Items"]]
         return [MigrationRecord.model_validate_json(item["body"]["S"]) for item in items]
+
+
+def _condition_failed(cause: BaseException | None) -> bool:
+    """The record's version condition failed: in a PutItem, or as the first action of a
+    transaction (its CancellationReasons are in the order of TransactItems)."""
+    if not isinstance(cause, ClientError):
+        return False
+    code = error_code(cause)
+    if code == "ConditionalCheckFailedException":
+        return True
+    reasons = cause.response.get("CancellationReasons") or []
+    return (
+        code == "TransactionCanceledException"
+        and bool(reasons)
+        and reasons[0].get("Code") == "ConditionalCheckFailed"
+    )
 
 
 def create_table(clients: ClientFactory, table_name: str) -> None:

@@ -42,9 +42,15 @@ def step_context(target: Target | None = None) -> StepContext:
 
 
 def migration_context(migration_id: str) -> StepContext:
-    """The context for an existing migration: its target comes from the journal."""
+    """This invocation's context for an existing migration: its target comes from the
+    journal, and the record read for it is the step's (one read per invocation)."""
     hub = step_context()
     record = hub.journal.get(migration_id)
-    if record is None or not record.target:
-        return hub
-    return step_context(Target.model_validate(record.target))
+    shared = (
+        hub
+        if record is None or not record.target
+        else step_context(Target.model_validate(record.target))
+    )
+    # A copy per invocation: it carries this invocation's record, and its adapters (built on
+    # the container's cached clients) no state from an earlier invocation.
+    return replace(shared, loaded=record)

@@ -308,6 +308,15 @@ def iam_action(service: str, operation: str) -> str:
     return f"{prefix}:{IAM_ACTION.get((service, operation), operation)}"
 
 
+#: The IAM action of each kind of TransactWriteItems action.
+_TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
 def authorizations(
     service: str, operation: str, params: dict[str, Any], account: str, region: str
 ) -> list[Authorization]:
@@ -320,6 +329,19 @@ def authorizations(
         return [_lambda(operation, action, params, arn)]
     if service == "events":
         return _events(operation, action, params, arn)
+    if service == "dynamodb" and operation == "TransactWriteItems":
+        # Each action is authorized as its underlying operation (PutItem, UpdateItem, ...):
+        # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html
+        return [
+            Authorization(
+                f"dynamodb:{_TRANSACT_ACTIONS[kind]}",
+                table,
+                {"aws:ResourceAccount": _account_of(table)},
+            )
+            for item in params.get("TransactItems", [])
+            for kind, request in item.items()
+            for table in [arn.dynamodb_table(str(request["TableName"]))]
+        ]
     if service == "dynamodb" and "TableName" in params:
         table = arn.dynamodb_table(str(params["TableName"]))
         if params.get("IndexName"):

@@ -86,6 +86,23 @@ def target_groups_in_use(elbv2_backend: Any) -> set[str]:
     return in_use
 
 
+def load_balancers_routing_to(elbv2_backend: Any) -> dict[str, list[str]]:
+    """The load balancers whose listeners (default actions or rules) forward to each group.
+
+    What AWS reports as a target group's ``LoadBalancerArns``; moto appends to it on
+    CreateListener/CreateRule only, never removing or adding on ModifyListener/DeleteListener.
+    """
+    routing: dict[str, set[str]] = {}
+    for balancer in elbv2_backend.load_balancers.values():
+        for listener in balancer.listeners.values():
+            actions = list(listener.default_actions)
+            for rule in listener.rules.values():
+                actions += list(rule.actions)
+            for group_arn in forwarded_target_group_arns(actions):
+                routing.setdefault(group_arn, set()).add(balancer.arn)
+    return {arn: sorted(lbs) for arn, lbs in routing.items()}
+
+
 def checks_pass(elbv2_backend: Any, group: Any, target_id: str) -> bool:
     """Whether the ALB `target_id` answers `group`'s health checks: it has a listener on the
     health-check port (the target's port for ``traffic-port``) with the check's protocol."""

@@ -11,7 +11,9 @@ It patches moto (class attributes, so it works both in-process under ``mock_aws(
 4. fault injection for any service/operation, see ``faults.py``;
 5. a count of the calls that reached moto;
 6. the per-zone addresses (Elastic IPs included) of network load balancers, see
-   ``nlb_addresses.py``.
+   ``nlb_addresses.py``;
+7. a target group's ``LoadBalancerArns`` as AWS reports them: the load balancers whose
+   listeners forward to it now.
 
 Every patch names the moto behaviour it relies on; ``tests/integration/local/test_realism.py``
 has a test per patch that fails if a moto upgrade changes it. Tests, the CLI demo and the local
@@ -44,6 +46,7 @@ from ipsync_migrator.local.health import (
     check_settings,
     checks_pass,
     forwarded_target_group_arns,
+    load_balancers_routing_to,
     set_state,
     target_groups_in_use,
 )
@@ -610,10 +613,31 @@ def _patch_get_all_network_interfaces(original: Callable[..., Any]) -> Callable[
     return get_all_network_interfaces
 
 
+# ---- 7: LoadBalancerArns of target groups -------------------------------------------------
+
+
+def _patch_describe_target_groups(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Relies on: ``describe_target_groups(load_balancer_arn, target_group_arns, names)``
+    reading each ``FakeTargetGroup.load_balancer_arns`` (the response's LoadBalancerArns and
+    the LoadBalancerArn filter)."""
+
+    def describe_target_groups(
+        self: Any, load_balancer_arn: Any, target_group_arns: Any, names: Any
+    ) -> Any:
+        if _active is not None:
+            routing = load_balancers_routing_to(self)
+            for group in self.target_groups.values():
+                group.load_balancer_arns = list(routing.get(group.arn, []))
+        return original(self, load_balancer_arn, target_group_arns, names)
+
+    return describe_target_groups
+
+
 #: (owner, attribute, wrap): a method wrapped, or (FakeLoadBalancer) a property replaced.
 _PATCHES: list[tuple[type, str, Callable[[Any], Any]]] = [
     (BaseResponse, "call_action", _patch_call_action),
     (ELBv2Backend, "describe_target_health", _patch_describe_target_health),
+    (ELBv2Backend, "describe_target_groups", _patch_describe_target_groups),
     (ELBv2Backend, "create_target_group", _patch_create_target_group),
     (ELBv2Backend, "register_targets", _patch_register_targets),
     (ELBv2Backend, "create_listener", _patch_create_listener),

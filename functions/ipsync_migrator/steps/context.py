@@ -45,6 +45,10 @@ class StepContext:
     probe_port_range: tuple[int, int] = (49152, 49407)
     #: The hub's own clients (its state machine); None: `clients` are the hub's.
     hub_clients: ClientFactory | None = None
+    #: The record the invocation read to find its target (handlers/runtime.py): the first
+    #: `hold` of this invocation uses it instead of reading it again. Fencing is unchanged:
+    #: every write is a compare-and-set on the version read, however it was read.
+    loaded: MigrationRecord | None = None
     _account: str | None = field(default=None, init=False)
 
     @property
@@ -76,7 +80,7 @@ class StepContext:
     def account_of(self, record: MigrationRecord) -> str:
         """The account of the migrated resources: the legacy group's ARN names it (no STS
         call per invocation); GetCallerIdentity only for a record without a deployment."""
-        arn = str(record.deployment.get("target_group_arn", ""))
+        arn = str(record.deployment.get("targetGroupArn", ""))
         parts = arn.split(":")
         if len(parts) > 4 and parts[4].isdigit():
             return parts[4]
@@ -84,7 +88,7 @@ class StepContext:
 
     def load(self, migration_id: str) -> MigrationRecord:
         """The migration's record, whoever holds it (readers and takeovers)."""
-        return load(self.journal, migration_id)
+        return self._take_loaded(migration_id) or load(self.journal, migration_id)
 
     def hold(
         self, migration_id: str, owner: str | None, states: Collection[MigrationState]
@@ -96,7 +100,7 @@ class StepContext:
                 "Send `owner`: the execution that drives the migration (the state machine "
                 "sends $$.Execution.Id); nothing was changed.",
             )
-        record = load(self.journal, migration_id)
+        record = self._take_loaded(migration_id) or load(self.journal, migration_id)
         if record.owner != owner:
             raise superseded(migration_id, owner, record.owner)
         if record.state not in states:
@@ -106,6 +110,10 @@ class StepContext:
                 "Check `ipsync-migrator status ID`; a step never runs out of order.",
             )
         return record
+
+    def _take_loaded(self, migration_id: str) -> MigrationRecord | None:
+        record, self.loaded = self.loaded, None
+        return record if record is not None and record.migration_id == migration_id else None
 
     def begin(self, record: MigrationRecord, step: str) -> MigrationRecord:
         """Journal the intent to run `step`, in the write that re-checks the token, before AWS.
@@ -134,15 +142,23 @@ class StepContext:
         state: MigrationState | None = None,
         detail_type: str | None = DetailType.STEP_COMPLETED,
     ) -> MigrationRecord:
-        """Record a finished step: save the record, journal before/after, emit the event."""
+        """Record a finished step: save the record with its before/after entry (one atomic
+        write), then emit the event."""
         record.current_step = step
         record.in_flight = None
         if state is not None:
             record.state = state
         if step != APPROVAL_STEP:
             record.approval = None  # a step after the gate ran: the approval was used
+        entry = StepEntry(
+            migration_id=record.migration_id,
+            step=step,
+            status="completed",
+            before=before,
+            after=after,
+        )
         try:
-            saved = self.save(record)
+            saved = self.journal.save(record, entry)
         except ConcurrentMigrationError:
             # Fenced after its AWS writes: a rollback took the migration over meanwhile. Its
             # undo may have run before these writes, so it is applied again on top of them.
@@ -150,15 +166,6 @@ class StepContext:
 
             reapply_undo_if_rolled_back(self, record.migration_id, step)
             raise
-        self.journal.append(
-            StepEntry(
-                migration_id=record.migration_id,
-                step=step,
-                status="completed",
-                before=before,
-                after=after,
-            )
-        )
         if detail_type is not None:
             self.bus.publish(
                 detail_type,

@@ -72,8 +72,11 @@ def cutover(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str,
     for arn, set_before in record.listener_actions_set.items():
         if arn not in targets:  # found by an earlier run of this step: moved, or about to be
             targets[arn] = (record.saved_listener_actions.get(arn, []), set_before)
-    targets.update(_unplanned_listeners(ctx, record, group_arn, set(targets)))
-    current = {arn: ctx.elb.listener(arn) for arn in targets}
+    users = legacy_group_users(ctx, record)
+    targets.update(_unplanned_listeners(record, users, group_arn, set(targets)))
+    # Read now: those on the legacy group in the read just made, the others (moved by an
+    # earlier run of this step, or changed since the plan) one by one.
+    current = {arn: users.get(arn) or ctx.elb.listener(arn) for arn in targets}
     pending: dict[str, list[dict[str, Any]]] = {}
     for arn, (before, after) in targets.items():
         listener = current[arn]
@@ -123,7 +126,10 @@ def cutover(ctx: StepContext, migration_id: str, owner: str | None) -> dict[str,
 
 
 def _unplanned_listeners(
-    ctx: StepContext, record: MigrationRecord, group_arn: str, known: set[str]
+    record: MigrationRecord,
+    users: dict[str, dict[str, Any]],
+    group_arn: str,
+    known: set[str],
 ) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
     """Listeners that forward to the legacy group but are not in the plan: moved too, if they can.
 
@@ -136,7 +142,7 @@ def _unplanned_listeners(
     legacy = deployment.target_group_arn
     nlbs = {nlb.arn for nlb in deployment.network_load_balancers}
     found = {}
-    for arn, listener in legacy_group_users(ctx, record).items():
+    for arn, listener in users.items():
         if arn in known:
             continue
         actions = listener.get("DefaultActions", [])

@@ -15,7 +15,12 @@ from ipsync_migrator.journal import MigrationRecord, MigrationState, utc_now
 from ipsync_migrator.models import MigrationOptions
 from ipsync_migrator.steps.context import BAKE_PASSED, StepContext, deployment_of
 from ipsync_migrator.steps.create_target_group import require_new_target_group
-from ipsync_migrator.steps.listeners import describe, listeners_forwarding_to, load_balancers_using
+from ipsync_migrator.steps.listeners import (
+    describe,
+    forwarding_to,
+    listeners_of,
+    load_balancers_using,
+)
 
 PASSED, PENDING, FAILED = "passed", "pending", "failed"
 
@@ -99,13 +104,13 @@ def bake_problems(
     health = target_state(ctx, group_arn, alb_arn)
     if health["state"] not in ("healthy",):
         problems.append(f"new group's ALB target is {health['state']} ({health['reason']})")
+    legacy = deployment_of(record).target_group_arn
+    listeners = listeners_of(ctx, load_balancers_using(ctx, record, legacy))
     for listener_arn in record.listener_actions_set or record.saved_listener_actions:
-        listener = ctx.elb.listener(listener_arn)
+        listener = listeners.get(listener_arn) or ctx.elb.listener(listener_arn)
         if listener is None or not forwards_to(listener.get("DefaultActions", []), group_arn):
             problems.append(f"listener {listener_arn} no longer forwards to the new group")
-    legacy = deployment_of(record).target_group_arn
-    users = listeners_forwarding_to(ctx, legacy, load_balancers_using(ctx, record, legacy))
-    for listener in users.values():
+    for listener in forwarding_to(listeners, legacy).values():
         # Added since cutover: retiring the sync would strand it, so the migration rolls back.
         problems.append(
             f"listener {describe(listener)} forwards to the legacy group, whose sync is to be "

@@ -45,6 +45,14 @@ def preflight(
             f"{ctx.clients.region}.",
             f"Run against region {region} (--region {region}, or the stack deployed there).",
         )
+    account = target_group_arn.split(":")[4]
+    if account != ctx.account:
+        raise InvalidInputError(
+            f"Target group {target_group_arn} is in account {account}, but these credentials "
+            f"act in account {ctx.account}. Nothing was changed.",
+            f"Run with credentials of account {account} (--profile), or through a fleet "
+            "file whose roleArn is in that account.",
+        )
     migration_id = migration_id_for_target_group(target_group_arn)
     record = ctx.journal.get(migration_id)
     if record is not None and record.state not in RESTARTABLE:
@@ -74,7 +82,7 @@ def preflight(
                 "by": record.owner,
             }
 
-    report = discover(ctx.clients, target_group_arn=target_group_arn)
+    report = discover(ctx.clients, target_group_arn=target_group_arn, account=account)
     deployment = next((d for d in report.deployments if d.id == migration_id), None)
     if deployment is None:
         raise NotFoundError(

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from ipsync_migrator.aws.storage import delete_prefix
-from ipsync_migrator.discovery import forwards_to
 from ipsync_migrator.errors import (
     ConcurrentMigrationError,
     FingerprintMismatchError,
@@ -24,11 +23,7 @@ from ipsync_migrator.models import Deployment, MigrationOptions
 from ipsync_migrator.planning import Step
 from ipsync_migrator.steps.context import BAKE_PASSED, StepContext, deployment_of
 from ipsync_migrator.steps.legacy_switch import disable_legacy
-from ipsync_migrator.steps.listeners import (
-    describe,
-    listeners_forwarding_to,
-    network_load_balancer_arns,
-)
+from ipsync_migrator.steps.listeners import describe, group_users
 
 SNAPSHOT_KEYS = ("FunctionName", "FunctionArn", "Handler", "Runtime", "Role", "Description")
 
@@ -43,9 +38,11 @@ def retire_legacy(ctx: StepContext, migration_id: str, owner: str | None) -> dic
             "Let the state machine's bake pass (VerifyBake), or roll the migration back.",
         )
     deployment = deployment_of(record)
+    groups = None
     if record.legacy_snapshot is None:
         record.legacy_snapshot = _snapshot(ctx, deployment)
-    refuse_while_legacy_group_used(ctx, record, "retire its sync")
+        groups = groups_in_snapshot(deployment, record.legacy_snapshot)  # read just now
+    refuse_while_legacy_group_used(ctx, record, "retire its sync", groups)
     # The snapshot is journaled with the intent, before the first change.
     record = ctx.begin(record, Step.RETIRE_LEGACY)
     assert record.legacy_snapshot is not None  # taken above, journaled by begin()
@@ -115,7 +112,7 @@ def finalize(
     ctx.functions.delete(function.name)
     deleted.append(f"function {function.name}")
     if options.delete_target_group if delete_target_group is None else delete_target_group:
-        deleted += _delete_old_group(ctx, deployment)
+        deleted += _delete_old_group(ctx, record)
     if (options.delete_state if delete_state is None else delete_state) and deployment.s3_bucket:
         keys = delete_prefix(ctx.clients, deployment.s3_bucket, deployment.alb_dns_name)
         deleted += [f"s3://{deployment.s3_bucket}/{k}" for k in keys]
@@ -130,13 +127,17 @@ def finalize(
     return {"deleted": deleted}
 
 
-def refuse_while_legacy_group_used(ctx: StepContext, record: MigrationRecord, what: str) -> None:
+def refuse_while_legacy_group_used(
+    ctx: StepContext, record: MigrationRecord, what: str, groups: list[str] | None = None
+) -> None:
     """No listener may be left on a group whose sync stops: checked now, in AWS, for every
-    group the function feeds (a sibling group not migrated yet still needs it)."""
+    group the function feeds (a sibling group not migrated yet still needs it). `groups`:
+    those groups, if the caller read them from AWS in this invocation."""
     deployment = deployment_of(record)
-    nlbs = network_load_balancer_arns(ctx)
-    for group in synced_groups(ctx, deployment, record.legacy_snapshot):
-        users = listeners_forwarding_to(ctx, group, nlbs)
+    if groups is None:
+        groups = synced_groups(ctx, deployment, record.legacy_snapshot)
+    for group in groups:
+        users = group_users(ctx, record, group)
         if not users:
             continue
         listed = ", ".join(describe(listener) for listener in users.values())
@@ -206,10 +207,47 @@ def synced_groups(
     if configuration is None:
         return groups
     targets = _rule_targets(ctx, deployment, snapshot, configuration)
-    found = fingerprint(
+    return _groups_synced(
+        deployment,
         configuration.get("Environment", {}).get("Variables", {}),
         configuration.get("Description", ""),
         configuration.get("Handler", ""),
+        targets,
+    )
+
+
+def groups_in_snapshot(deployment: Deployment, snapshot: dict[str, Any]) -> list[str]:
+    """`synced_groups` from a snapshot `_snapshot` has just read (no second read)."""
+    function = snapshot["function"]
+    if not function.get("FunctionName"):
+        return [deployment.target_group_arn]  # the function is gone
+    targets = [
+        t
+        for rule in snapshot["rules"]
+        for t in rule["Targets"]
+        if t.get("Arn") == deployment.function.arn
+    ]
+    return _groups_synced(
+        deployment,
+        snapshot["environment"],
+        function.get("Description") or "",
+        function.get("Handler") or "",
+        targets,
+    )
+
+
+def _groups_synced(
+    deployment: Deployment,
+    environment: dict[str, str],
+    description: str,
+    handler: str,
+    targets: list[dict[str, Any]],
+) -> list[str]:
+    groups = [deployment.target_group_arn]
+    found = fingerprint(
+        environment,
+        description,
+        handler,
         inputs=[i for t in targets if (i := parse_input(t.get("Input"))) is not None],
         scheduled=bool(targets),
     )
@@ -246,13 +284,12 @@ def _rule_targets(
     ]
 
 
-def _delete_old_group(ctx: StepContext, deployment: Deployment) -> list[str]:
-    for nlb in deployment.network_load_balancers:
-        for listener in ctx.elb.listeners(nlb.arn):
-            if forwards_to(listener.get("DefaultActions", []), deployment.target_group_arn):
-                raise StepPreconditionError(
-                    f"The old target group is still used by listener {listener['ListenerArn']}.",
-                    "Roll back or finish the cutover before deleting the old group.",
-                )
-    ctx.elb.delete_target_group(deployment.target_group_arn)
-    return [f"target group {deployment.target_group_arn}"]
+def _delete_old_group(ctx: StepContext, record: MigrationRecord) -> list[str]:
+    legacy = deployment_of(record).target_group_arn
+    for arn in group_users(ctx, record, legacy):
+        raise StepPreconditionError(
+            f"The old target group is still used by listener {arn}.",
+            "Roll back or finish the cutover before deleting the old group.",
+        )
+    ctx.elb.delete_target_group(legacy)
+    return [f"target group {legacy}"]

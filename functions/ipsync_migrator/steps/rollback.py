@@ -45,11 +45,7 @@ from ipsync_migrator.planning import Step
 from ipsync_migrator.steps.context import StepContext, deployment_of
 from ipsync_migrator.steps.cutover import canonical_actions, planned_listener_changes
 from ipsync_migrator.steps.legacy_switch import restore_legacy
-from ipsync_migrator.steps.listeners import (
-    describe,
-    listeners_forwarding_to,
-    load_balancers_using,
-)
+from ipsync_migrator.steps.listeners import describe, group_users, listeners_forwarding_to
 from ipsync_migrator.steps.nlb_identity import AFTER_ROLLBACK, verify_identity
 from ipsync_migrator.steps.probe import attach_return_probe, remove_probes
 
@@ -433,7 +429,7 @@ def _delete_new_group(ctx: StepContext, record: MigrationRecord, outcome: Undo) 
     arn = group["TargetGroupArn"]
     if ctx.elb.tags([arn]).get(arn, {}).get(TAG_MIGRATION_ID) != record.migration_id:
         return None  # not ours: never delete it
-    users = listeners_forwarding_to(ctx, arn, load_balancers_using(ctx, record, arn))
+    users = group_users(ctx, record, arn)
     if users:
         outcome.leftovers.append(
             f"new target group {arn} kept: {', '.join(describe(li) for li in users.values())} "

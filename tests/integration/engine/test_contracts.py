@@ -14,7 +14,7 @@ from ipsync_migrator.errors import ConcurrentMigrationError, InvalidInputError
 from ipsync_migrator.events import DetailType
 from ipsync_migrator.handlers import create_target_group as create_handler
 from ipsync_migrator.handlers import preflight as preflight_handler
-from ipsync_migrator.journal import MemoryJournal, MigrationRecord, MigrationState
+from ipsync_migrator.journal import MemoryJournal, MigrationRecord, MigrationState, StepEntry
 from ipsync_migrator.local.demo_estate import DemoEstate
 from ipsync_migrator.local.realism import FaultRule, Realism
 from ipsync_migrator.models import Strategy
@@ -128,6 +128,18 @@ def test_target_group_in_another_region_is_refused_without_changes(
         preflight(ctx, arn, OWNER, FAST)
 
 
+def test_target_group_of_another_account_is_refused_before_any_other_call(
+    demo: DemoEstate, ctx: StepContext, realism: Realism
+) -> None:
+    arn = demo.shop_tg.replace(":123456789012:", ":210987654321:")
+    realism.reset()
+    with pytest.raises(InvalidInputError, match="210987654321") as refused:
+        preflight(ctx, arn, OWNER, FAST)
+    assert "--profile" in refused.value.remediation
+    assert dict(realism.calls) == {("sts", "GetCallerIdentity"): 1}
+    assert ctx.journal.all() == []
+
+
 @pytest.mark.parametrize("journal_kind", ["memory", "dynamodb"])
 def test_stale_record_cannot_be_saved(
     aws: ClientFactory, ctx: StepContext, journal_kind: str
@@ -139,6 +151,23 @@ def test_stale_record_cannot_be_saved(
         journal.save(first)
     with pytest.raises(ConcurrentMigrationError):
         journal.save(MigrationRecord(migration_id="m-1"))  # create over an existing record
+
+
+@pytest.mark.parametrize("journal_kind", ["memory", "dynamodb"])
+def test_a_step_entry_is_written_with_its_record_or_not_at_all(
+    aws: ClientFactory, ctx: StepContext, journal_kind: str
+) -> None:
+    journal = MemoryJournal() if journal_kind == "memory" else DynamoJournal(aws, TABLE)
+    first = journal.save(MigrationRecord(migration_id="m-1"))
+    entry = StepEntry(migration_id="m-1", step="cutover", status="completed", after={"a": 1})
+    second = journal.save(first, entry)
+    assert second.version == first.version + 1
+    assert [(e.step, e.after) for e in journal.entries("m-1")] == [("cutover", {"a": 1})]
+    stale = StepEntry(migration_id="m-1", step="retire_legacy", status="completed")
+    with pytest.raises(ConcurrentMigrationError):
+        journal.save(first, stale)  # fenced: version 1 is no longer the stored one
+    assert [e.step for e in journal.entries("m-1")] == ["cutover"]
+    assert journal.get("m-1") == second
 
 
 def test_second_run_cannot_drive_an_active_migration(demo: DemoEstate, ctx: StepContext) -> None:

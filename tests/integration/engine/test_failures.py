@@ -98,19 +98,22 @@ def test_fault_at_any_write_is_fully_undone_by_rollback(
     assert record is not None and record.state == MigrationState.ROLLED_BACK
 
 
-#: The journal writes (records and step entries) of the pipeline after preflight: each
-#: step's intent (the fencing write, before its AWS calls), its progress and its completion;
-#: the health gate's one per check, FAST.healthy_checks_required (2) checks once healthy.
-JOURNAL_WRITES = 18
+#: The journal writes of the pipeline after preflight, by DynamoDB operation: each step's
+#: intent (PutItem: the fencing write, before its AWS calls), the health gate's and the bake's
+#: progress (PutItem: one per check, FAST.healthy_checks_required (2) checks once healthy), and
+#: each step's completion (TransactWriteItems: the record with its step entry, atomically).
+JOURNAL_WRITES = {"PutItem": 8, "TransactWriteItems": 5}
+WRITE_MATRIX = [(op, index) for op, count in JOURNAL_WRITES.items() for index in range(count)]
 
 
 @pytest.mark.parametrize("then", ["rollback", "rerun"])
-@pytest.mark.parametrize("write", range(JOURNAL_WRITES))
+@pytest.mark.parametrize(("operation", "write"), WRITE_MATRIX)
 def test_a_crash_at_any_journal_write_is_undone_by_rollback_or_completed_by_a_rerun(
     aws: ClientFactory,
     demo: DemoEstate,
     ctx: StepContext,
     realism: Realism,
+    operation: str,
     write: int,
     then: str,
 ) -> None:
@@ -118,7 +121,7 @@ def test_a_crash_at_any_journal_write_is_undone_by_rollback_or_completed_by_a_re
     mid = preflight(ctx, demo.shop_tg, OWNER, FAST)["migrationId"]
     original = snapshot(aws)
     realism.add_fault(
-        FaultRule("dynamodb", "PutItem", error_code="AccessDeniedException", after=write)
+        FaultRule("dynamodb", operation, error_code="AccessDeniedException", after=write)
     )
     steps = pipeline(ctx, mid)
     crashed = None
@@ -148,11 +151,12 @@ def test_the_journal_write_matrix_covers_every_write_of_the_pipeline(
 ) -> None:
     # Given the pipeline run without a fault, When its journal writes are counted
     mid = preflight(ctx, demo.shop_tg, OWNER, FAST)["migrationId"]
-    before = realism.calls[("dynamodb", "PutItem")]
+    before = {op: realism.calls[("dynamodb", op)] for op in JOURNAL_WRITES}
     for step in pipeline(ctx, mid):
         step()
     # Then the matrix above crashes at each of them
-    assert realism.calls[("dynamodb", "PutItem")] - before == JOURNAL_WRITES
+    done = {op: realism.calls[("dynamodb", op)] - before[op] for op in JOURNAL_WRITES}
+    assert done == JOURNAL_WRITES
 
 
 def test_rollback_after_retirement_restores_schedule_concurrency_and_listeners(

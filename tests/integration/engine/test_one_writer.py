@@ -258,8 +258,10 @@ def test_a_crash_right_after_the_canary_write_resumes(
     options = FAST.model_copy(update={"strategy": Strategy.WEIGHTED})
     mid = str(preflight(ctx, demo.shop_tg, OWNER, options)["migrationId"])
     create_target_group(ctx, mid, OWNER)
-    # (PutItem: the step's intent, the canary's, then the completion, which fails)
-    realism.add_fault(FaultRule("dynamodb", "PutItem", error_code="InternalServerError", after=2))
+    # (PutItem: the step's intent, the canary's; then the completion, which fails)
+    realism.add_fault(
+        FaultRule("dynamodb", "TransactWriteItems", error_code="InternalServerError", after=0)
+    )
     with pytest.raises(Exception, match="InternalServerError"):
         attach_probe(ctx, mid, OWNER)
     new_group = record_of(ctx, mid).new_target_group_arn

@@ -854,11 +854,39 @@ def test_calls_count_what_reached_moto_and_reset_forgets(realism: Realism, clien
     assert realism.calls == {("ec2", "DescribeVpcs"): 1}
 
 
+# ---- 7: LoadBalancerArns ---------------------------------------------------------------------
+
+
+def routed_by(elbv2: Any, tg_arn: str) -> list[str]:
+    (group,) = elbv2.describe_target_groups(TargetGroupArns=[tg_arn])["TargetGroups"]
+    return sorted(set(group["LoadBalancerArns"]))
+
+
+def test_a_groups_load_balancer_arns_are_the_load_balancers_forwarding_to_it_now(
+    estate: Estate, client: Clients
+) -> None:
+    elbv2 = client("elbv2")
+    other = elbv2.create_target_group(
+        Name="other", Protocol="TCP", Port=80, VpcId=estate.vpc_id, TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    assert routed_by(elbv2, estate.tg_arn) == []
+    listener_arn = attach_probe(elbv2, estate)
+    assert routed_by(elbv2, estate.tg_arn) == [estate.nlb_arn]
+    elbv2.modify_listener(ListenerArn=listener_arn, DefaultActions=forward_to(other))
+    assert routed_by(elbv2, estate.tg_arn) == []
+    assert routed_by(elbv2, other) == [estate.nlb_arn]
+    (listed,) = elbv2.describe_target_groups(LoadBalancerArn=estate.nlb_arn)["TargetGroups"]
+    assert listed["TargetGroupArn"] == other
+    elbv2.delete_listener(ListenerArn=listener_arn)
+    assert routed_by(elbv2, other) == []
+
+
 # ---- install / uninstall ----------------------------------------------------------------------
 
 PATCHED = [
     (BaseResponse, "call_action"),
     (ELBv2Backend, "describe_target_health"),
+    (ELBv2Backend, "describe_target_groups"),
     (ELBv2Backend, "create_target_group"),
     (ELBv2Backend, "register_targets"),
     (ELBv2Backend, "create_listener"),
@@ -940,6 +968,11 @@ def test_server_mode_gets_health_rules_enis_and_faults(server_client: Clients) -
     ("owner", "name", "parameters"),
     [
         (ELBv2Backend, "describe_target_health", ["self", "target_group_arn", "targets"]),
+        (
+            ELBv2Backend,
+            "describe_target_groups",
+            ["self", "load_balancer_arn", "target_group_arns", "names"],
+        ),
         (ELBv2Backend, "create_target_group", ["self", "name", "kwargs"]),
         (ELBv2Backend, "register_targets", ["self", "target_group_arn", "instances"]),
         (
@@ -987,6 +1020,16 @@ def test_moto_alone_has_the_gaps_the_adapter_fills(client: Clients) -> None:
         # listener ports: moto compares the port with listener ARNs, so duplicates pass
         attach_probe(elbv2, e, port=8080)
         attach_probe(elbv2, e, port=8080)
+        # a group's LoadBalancerArns: kept after its listeners move to another group
+        other = elbv2.create_target_group(
+            Name="other", Protocol="TCP", Port=80, VpcId=e.vpc_id, TargetType="ip"
+        )["TargetGroups"][0]["TargetGroupArn"]
+        for listener in elbv2.describe_listeners(LoadBalancerArn=e.nlb_arn)["Listeners"]:
+            elbv2.modify_listener(
+                ListenerArn=listener["ListenerArn"], DefaultActions=forward_to(other)
+            )
+        assert routed_by(elbv2, e.tg_arn) == [e.nlb_arn]
+        assert routed_by(elbv2, other) == []
         # ALBs get no ENIs, NLBs no zone addresses, and a registered ALB can be deleted
         assert alb_enis(client, e.alb_name, e.alb_arn) == []
         assert set(map(len, zone_addresses(client, "net").values())) == {0}

@@ -394,7 +394,6 @@ class _Resolver:
 
         present = [c.fingerprint.target_group_arn for c, *_ in chosen]
         present = [arn for arn in dict.fromkeys(present) if arn in groups]
-        tags = self._elb.tags(present)
         albs = [alb for _, alb, _, _ in chosen if alb is not None]
         alb_groups = self._alb_group_registrations({alb["LoadBalancerArn"] for alb in albs})
         security_groups = self._network.security_groups(
@@ -402,8 +401,17 @@ class _Resolver:
         )
         vpc_cidrs = self._network.vpc_cidrs(alb["VpcId"] for alb in albs if alb.get("VpcId"))
         nlbs_by_group = {arn: self._nlbs_forwarding_to(groups[arn]) for arn in present}
-        listener_tags = self._elb.tags(
-            li["ListenerArn"] for nlbs in nlbs_by_group.values() for n in nlbs for li in n.listeners
+        # The groups' and their listeners' tags in one batched read (20 ARNs a call).
+        tags = self._elb.tags(
+            [
+                *present,
+                *(
+                    li["ListenerArn"]
+                    for nlbs in nlbs_by_group.values()
+                    for n in nlbs
+                    for li in n.listeners
+                ),
+            ]
         )
         facts = []
         for candidate, alb, found_by, ips in chosen:
@@ -426,7 +434,7 @@ class _Resolver:
             if STACK_NAME_TAG in tags.get(group["TargetGroupArn"], {}):
                 stacks["target group"] = tags[group["TargetGroupArn"]][STACK_NAME_TAG]
             for listener in (li for n in nlbs for li in n.listeners):
-                stack = listener_tags.get(listener["ListenerArn"], {}).get(STACK_NAME_TAG)
+                stack = tags.get(listener["ListenerArn"], {}).get(STACK_NAME_TAG)
                 if stack:
                     stacks[f"listener {listener['ListenerArn'].rsplit('/', 1)[-1]}"] = stack
             alb_arn = alb["LoadBalancerArn"] if alb else None

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import threading
+from typing import Any
 
 from typer.testing import CliRunner
 
 from ipsync_migrator.cli import app
 from ipsync_migrator.discovery import discover
+from ipsync_migrator.journal import MigrationState
+from ipsync_migrator.local.realism import FaultRule
 from ipsync_migrator.local.runtime import LocalRuntime
 from ipsync_migrator.models import Verdict
+from ipsync_migrator.operations import Service
+from ipsync_migrator.steps.rollback import ROLLBACK_HOLDER_PREFIX
+from tests.e2e.conftest import wait_until
 
 runner = CliRunner()
 FAST = ["--poll-seconds", "1", "--bake-seconds", "0", "--drain-seconds", "0"]
@@ -126,3 +133,54 @@ def test_a_rollback_that_leaves_something_exits_4_and_lists_it_until_forced(
     assert forced.exit_code == 0, forced.output
     [action] = elb.describe_listeners(ListenerArns=[listener.arn])["Listeners"][0]["DefaultActions"]
     assert action["TargetGroupArn"] == shop.target_group_arn
+
+
+def test_a_rollback_another_rollback_took_over_exits_5_and_says_who(
+    runtime: LocalRuntime,
+) -> None:
+    # Given shop migrated, and its old group's targets reading `initial` (a rollback waits)
+    base = ["--endpoint-url", runtime.endpoint]
+    assert runtime.demo is not None
+    clients = runtime.clients()
+    service = Service.connect(clients, runtime.stack_name)
+    shop = next(
+        d for d in discover(clients).deployments if d.target_group_arn == runtime.demo.shop_tg
+    )
+    migrated = runner.invoke(app, [*base, "migrate", shop.id, *FAST, "--yes", "--wait"])
+    assert migrated.exit_code == 0, migrated.output
+    runtime.realism.add_fault(
+        FaultRule("elbv2", "DescribeTargetHealth", target_health="initial", times=None)
+    )
+
+    # When a CLI rollback waits on the old group, and another rollback takes the migration over
+    outcome: dict[str, Any] = {}
+    waiting = threading.Thread(
+        target=lambda: outcome.update(
+            first=runner.invoke(app, [*base, "rollback", shop.id], env={"COLUMNS": "400"})
+        )
+    )
+    waiting.start()
+    first = wait_until(
+        lambda: (
+            (r := service.journal.get(shop.id))
+            and r.owner.startswith(ROLLBACK_HOLDER_PREFIX)
+            and r.rollback_report.get("waitingFor")
+            and r.owner
+        )
+    )
+
+    def until_the_first_gives_up(_: float) -> None:
+        # The other rollback took over and waits too; once the first has answered, it heals.
+        waiting.join(timeout=120)
+        runtime.realism.clear_faults()
+
+    second = service.rollback(shop.id, sleep=until_the_first_gives_up)
+
+    # Then the first exits 5 naming the rollback that took over, and that one ends it
+    assert second["state"] == MigrationState.ROLLED_BACK.value
+    record = service.journal.get(shop.id)
+    assert record is not None and record.owner != first
+    result = outcome["first"]
+    assert result.exit_code == 5, result.output
+    assert "another rollback took the migration over" in result.stdout
+    assert record.owner in result.stdout

@@ -14,6 +14,7 @@ from ipsync_migrator.errors import ConcurrentMigrationError, InvalidInputError
 from ipsync_migrator.events import DetailType
 from ipsync_migrator.handlers import create_target_group as create_handler
 from ipsync_migrator.handlers import preflight as preflight_handler
+from ipsync_migrator.handlers.runtime import step_context
 from ipsync_migrator.journal import MemoryJournal, MigrationRecord, MigrationState, StepEntry
 from ipsync_migrator.local.demo_estate import DemoEstate
 from ipsync_migrator.local.realism import FaultRule, Realism
@@ -98,6 +99,35 @@ def test_malformed_handler_input_is_rejected_before_any_aws_call(
     with pytest.raises(InvalidInputError, match="targetGroupArn"):
         preflight_handler.handler({"targetGroupArn": "arn:nope", "owner": "x"}, lambda_context)
     assert sum(realism.calls.values()) == 0
+
+
+def test_a_step_handler_reads_its_record_once_and_completes_in_one_write(
+    demo: DemoEstate,
+    ctx: StepContext,
+    realism: Realism,
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a started migration, and the handlers' context on the same journal and bus
+    monkeypatch.setenv("JOURNAL_TABLE", TABLE)
+    monkeypatch.setenv("EVENT_BUS_NAME", BUS)
+    step_context.cache_clear()
+    mid = preflight(ctx, demo.shop_tg, OWNER, FAST)["migrationId"]
+    realism.reset()
+
+    # When the CreateTargetGroup handler runs
+    event = {"migrationId": mid, "owner": OWNER}
+    try:
+        create_handler.handler(event, lambda_context)  # type: ignore[arg-type]
+    finally:
+        step_context.cache_clear()
+
+    # Then it read the record once, wrote the intent, then the record with its step entry in
+    # one write, and asked STS nothing (the event's account is the legacy group's)
+    journal = {op: n for (service, op), n in realism.calls.items() if service == "dynamodb"}
+    assert journal == {"GetItem": 1, "PutItem": 1, "TransactWriteItems": 1}
+    assert ("sts", "GetCallerIdentity") not in realism.calls
+    assert [e.step for e in ctx.journal.entries(mid)] == ["preflight", "create_target_group"]
 
 
 def test_timings_that_could_outgrow_the_history_are_refused_before_any_aws_call(

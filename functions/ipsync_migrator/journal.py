@@ -85,6 +85,9 @@ class MigrationRecord(Model):
     nlb_identity: dict[str, Any] = Field(default_factory=dict)
     #: The pending approval gate and its Step Functions task token.
     approval: dict[str, str] | None = None
+    #: Every approval given: gate, who (`by`), when (`at`) and the digest of the gate's task
+    #: token (`token`), journaled by `approve`.
+    approvals: list[dict[str, str]] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     health: dict[str, Any] = Field(default_factory=dict)
     timestamps: dict[str, str] = Field(default_factory=dict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -13,7 +14,7 @@ from ipsync_migrator.aws.fleets import FleetBucket
 from ipsync_migrator.aws.journal import DynamoJournal
 from ipsync_migrator.aws.service import Executions, Replays, StackOutputs, invoke
 from ipsync_migrator.clients import ClientFactory
-from ipsync_migrator.errors import IpsyncError, NotFoundError
+from ipsync_migrator.errors import IpsyncError, NotFoundError, StepPreconditionError
 from ipsync_migrator.events import replay_name
 from ipsync_migrator.failures import Failure, from_execution, from_journal
 from ipsync_migrator.fleet import (
@@ -23,7 +24,7 @@ from ipsync_migrator.fleet import (
     read_discovery,
     read_items,
 )
-from ipsync_migrator.journal import MigrationRecord, MigrationState, load
+from ipsync_migrator.journal import MigrationRecord, MigrationState, load, utc_now
 from ipsync_migrator.models import Deployment, MigrationOptions, stable_suffix
 from ipsync_migrator.reporting import MigrationReport, build_fleet_report
 from ipsync_migrator.steps.approval import pending_approval
@@ -234,9 +235,35 @@ class Service:
         return deliveries
 
     def approve(self, migration_id: str, approver: str) -> str:
-        approval = pending_approval(load(self.journal, migration_id))
-        self.executions.approve(approval["taskToken"], approver)
-        return approval["gate"]
+        """Journal who approved the pending gate, then send its token back.
+
+        Journaled first, while the execution waits at the gate and nothing else writes the
+        record (a compare-and-set all the same); taken back if the token is refused.
+        """
+        record = load(self.journal, migration_id)
+        approval = pending_approval(record)
+        gate = approval["gate"]
+        # The token's digest, not the token: a second approval of one gate changes nothing.
+        token = hashlib.sha256(approval["taskToken"].encode()).hexdigest()[:16]
+        earlier = next((a for a in record.approvals if a.get("token") == token), None)
+        if earlier is not None:
+            raise StepPreconditionError(
+                f"Migration '{migration_id}': the approval before {gate} was already given by "
+                f"{earlier['by']} at {earlier['at']}; nothing was changed.",
+                f"Follow it with `ipsync-migrator status {migration_id} --watch`.",
+            )
+        given = {"gate": gate, "by": approver, "at": utc_now(), "token": token}
+        saved = self.journal.save(
+            record.model_copy(update={"approvals": [*record.approvals, given]})
+        )
+        try:
+            self.executions.approve(approval["taskToken"], approver)
+        except IpsyncError:
+            latest = self.journal.get(migration_id)
+            if latest is not None and latest.version == saved.version:
+                self.journal.save(latest.model_copy(update={"approvals": record.approvals}))
+            raise
+        return gate
 
     # -- fleets -------------------------------------------------------------------------------
 

@@ -281,6 +281,7 @@ def status_dict(
         "failure": failure.to_json_dict() if failure else None,
         "lastError": record.last_error,
         "approval": _approval(record),
+        "approvals": record.approvals,
         "rollback": record.rollback_report or None,
         "notes": record.notes,
         "newTargetGroupArn": record.new_target_group_arn,
@@ -404,6 +405,8 @@ def status_detail(
     approval = _approval(record)
     if approval:
         rows.append(("approval", ", ".join(f"{k} {v}" for k, v in approval.items())))
+    for given in record.approvals:
+        rows.append((f"approved before {given['gate']}", f"by {given['by']} at {given['at']}"))
     for name, at in record.timestamps.items():
         rows.append((name, at))
     lines: list[Any] = [

@@ -14,6 +14,7 @@ from ipsync_migrator.local.realism import FaultRule
 from ipsync_migrator.local.runtime import LocalRuntime
 from ipsync_migrator.models import Deployment, Strategy
 from ipsync_migrator.operations import Service
+from ipsync_migrator.render import status_dict
 from ipsync_migrator.steps.approval import APPROVAL_TIMED_OUT_STEP
 from tests.e2e.conftest import FAST, finished, wait_until
 from tests.integration.engine.conftest import snapshot
@@ -113,6 +114,9 @@ def test_approval_gate_waits_until_approved(
     assert finished(service, started)["status"] == "SUCCEEDED"
     record = service.journal.get(shop.id)
     assert record is not None and record.approval is None
+    # Who approved stays in the journal (status shows it), once: the refused second is not
+    assert [(a["gate"], a["by"]) for a in record.approvals] == [("cutover", "tester")]
+    assert status_dict(record)["approvals"] == record.approvals
     with pytest.raises(StepPreconditionError, match="not waiting for an approval"):
         service.approve(shop.id, "tester")
 

@@ -6,6 +6,7 @@ whole, one the CLI wrapped itself comes back split, which is what copying from i
 
 from __future__ import annotations
 
+import errno
 import shlex
 import subprocess
 import sys
@@ -58,9 +59,19 @@ class Terminal:
         self._tmux("kill-server")
 
     def _tmux(self, *args: str) -> str:
-        return subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True
-        ).stdout
+        # Starting tmux from this process (moto's server and the runtime's threads in it) once
+        # failed in the child before exec (OSError EFAULT, "Bad address"): tmux never ran,
+        # so starting it again is safe. Any other failure, and a third EFAULT, is raised.
+        for attempt in range(3):
+            try:
+                return subprocess.run(
+                    ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True
+                ).stdout
+            except OSError as exc:
+                if exc.errno != errno.EFAULT or attempt == 2:
+                    raise
+                time.sleep(0.2)
+        raise AssertionError("unreachable")
 
 
 @pytest.fixture(params=[80, 200])

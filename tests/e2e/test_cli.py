@@ -13,7 +13,7 @@ from ipsync_migrator.discovery import discover
 from ipsync_migrator.journal import MigrationState
 from ipsync_migrator.local.realism import FaultRule
 from ipsync_migrator.local.runtime import LocalRuntime
-from ipsync_migrator.models import Verdict
+from ipsync_migrator.models import Deployment, Verdict
 from ipsync_migrator.operations import Service
 from ipsync_migrator.steps.rollback import ROLLBACK_HOLDER_PREFIX
 from tests.e2e.conftest import wait_until
@@ -99,18 +99,26 @@ def test_a_fresh_machine_without_credentials_can_use_the_local_runtime(
     assert status.exit_code == 0, status.output
 
 
+def migrated_shop(runtime: LocalRuntime, base: list[str]) -> Deployment:
+    """The demo's shop deployment, migrated with `migrate --wait` (as discovered before)."""
+    assert runtime.demo is not None
+    shop = next(
+        d
+        for d in discover(runtime.clients()).deployments
+        if d.target_group_arn == runtime.demo.shop_tg
+    )
+    migrated = runner.invoke(app, [*base, "migrate", shop.id, *FAST, "--yes", "--wait"])
+    assert migrated.exit_code == 0, migrated.output
+    return shop
+
+
 def test_a_rollback_that_leaves_something_exits_4_and_lists_it_until_forced(
     runtime: LocalRuntime,
 ) -> None:
     # Given shop migrated, and a person who since pointed its listener at a group of their own
     base = ["--endpoint-url", runtime.endpoint]
-    assert runtime.demo is not None
     clients = runtime.clients()
-    shop = next(
-        d for d in discover(clients).deployments if d.target_group_arn == runtime.demo.shop_tg
-    )
-    migrated = runner.invoke(app, [*base, "migrate", shop.id, *FAST, "--yes", "--wait"])
-    assert migrated.exit_code == 0, migrated.output
+    shop = migrated_shop(runtime, base)
     [listener] = shop.network_load_balancers[0].listeners
     elb = clients.client("elbv2")
     [legacy] = elb.describe_target_groups(TargetGroupArns=[shop.target_group_arn])["TargetGroups"]
@@ -140,14 +148,8 @@ def test_a_rollback_another_rollback_took_over_exits_5_and_says_who(
 ) -> None:
     # Given shop migrated, and its old group's targets reading `initial` (a rollback waits)
     base = ["--endpoint-url", runtime.endpoint]
-    assert runtime.demo is not None
-    clients = runtime.clients()
-    service = Service.connect(clients, runtime.stack_name)
-    shop = next(
-        d for d in discover(clients).deployments if d.target_group_arn == runtime.demo.shop_tg
-    )
-    migrated = runner.invoke(app, [*base, "migrate", shop.id, *FAST, "--yes", "--wait"])
-    assert migrated.exit_code == 0, migrated.output
+    service = Service.connect(runtime.clients(), runtime.stack_name)
+    shop = migrated_shop(runtime, base)
     runtime.realism.add_fault(
         FaultRule("elbv2", "DescribeTargetHealth", target_health="initial", times=None)
     )

@@ -15,7 +15,13 @@ from ipsync_migrator.events import DetailType
 from ipsync_migrator.handlers import create_target_group as create_handler
 from ipsync_migrator.handlers import preflight as preflight_handler
 from ipsync_migrator.handlers.runtime import step_context
-from ipsync_migrator.journal import MemoryJournal, MigrationRecord, MigrationState, StepEntry
+from ipsync_migrator.journal import (
+    Journal,
+    MemoryJournal,
+    MigrationRecord,
+    MigrationState,
+    StepEntry,
+)
 from ipsync_migrator.local.demo_estate import DemoEstate
 from ipsync_migrator.local.realism import FaultRule, Realism
 from ipsync_migrator.models import Strategy
@@ -170,11 +176,14 @@ def test_target_group_of_another_account_is_refused_before_any_other_call(
     assert ctx.journal.all() == []
 
 
-@pytest.mark.parametrize("journal_kind", ["memory", "dynamodb"])
-def test_stale_record_cannot_be_saved(
-    aws: ClientFactory, ctx: StepContext, journal_kind: str
-) -> None:
-    journal = MemoryJournal() if journal_kind == "memory" else DynamoJournal(aws, TABLE)
+@pytest.fixture(params=["memory", "dynamodb"])
+def journal(request: pytest.FixtureRequest, aws: ClientFactory, ctx: StepContext) -> Journal:
+    """Each journal, with its locking contract: the in-memory twin and DynamoDB's (the
+    table `ctx` created)."""
+    return MemoryJournal() if request.param == "memory" else DynamoJournal(aws, TABLE)
+
+
+def test_stale_record_cannot_be_saved(journal: Journal) -> None:
     first = journal.save(MigrationRecord(migration_id="m-1"))
     journal.save(first)  # another run saves version 1 first
     with pytest.raises(ConcurrentMigrationError):
@@ -183,11 +192,7 @@ def test_stale_record_cannot_be_saved(
         journal.save(MigrationRecord(migration_id="m-1"))  # create over an existing record
 
 
-@pytest.mark.parametrize("journal_kind", ["memory", "dynamodb"])
-def test_a_step_entry_is_written_with_its_record_or_not_at_all(
-    aws: ClientFactory, ctx: StepContext, journal_kind: str
-) -> None:
-    journal = MemoryJournal() if journal_kind == "memory" else DynamoJournal(aws, TABLE)
+def test_a_step_entry_is_written_with_its_record_or_not_at_all(journal: Journal) -> None:
     first = journal.save(MigrationRecord(migration_id="m-1"))
     entry = StepEntry(migration_id="m-1", step="cutover", status="completed", after={"a": 1})
     second = journal.save(first, entry)

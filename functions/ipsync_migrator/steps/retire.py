@@ -286,9 +286,10 @@ def _rule_targets(
 
 def _delete_old_group(ctx: StepContext, record: MigrationRecord) -> list[str]:
     legacy = deployment_of(record).target_group_arn
-    for arn in group_users(ctx, record, legacy):
+    users = group_users(ctx, record, legacy)
+    if users:
         raise StepPreconditionError(
-            f"The old target group is still used by listener {arn}.",
+            f"The old target group is still used by listener {', '.join(users)}.",
             "Roll back or finish the cutover before deleting the old group.",
         )
     ctx.elb.delete_target_group(legacy)

@@ -52,6 +52,9 @@ class ServiceSettings:
     member_role_name: str = "ipsync-migrator-member"
     #: The stack's bucket for fleets' items, results and reports (template.yaml FleetBucket).
     fleet_bucket: str = ""
+    #: The stack's own account (template.yaml: AWS::AccountId): a function's execution role
+    #: acts in its function's account, so no STS call is needed to know it.
+    account_id: str = ""
     aws: AwsTarget = field(default_factory=AwsTarget)
 
     @classmethod
@@ -63,5 +66,6 @@ class ServiceSettings:
             probe_port_range=(int(low), int(high or low)),
             member_role_name=os.environ.get("MEMBER_ROLE_NAME", cls.member_role_name),
             fleet_bucket=os.environ.get("FLEET_BUCKET", cls.fleet_bucket),
+            account_id=os.environ.get("HUB_ACCOUNT_ID", cls.account_id),
             aws=AwsTarget.from_env(),
         )

@@ -379,6 +379,19 @@ def test_every_function_and_the_member_role_made_calls(
     }
 
 
+def test_only_the_fleets_plan_and_discovery_ask_sts_who_they_are(recorded: Recorded) -> None:
+    # Given every call the functions made, in the hub and through member roles
+    def owner(call: RecordedCall) -> str:
+        return recorded.functions.get(call.function, call.function)
+
+    # When the GetCallerIdentity calls are grouped by function
+    asking = {owner(c) for c in recorded.calls if c.action == "sts:GetCallerIdentity"}
+    # Then the migration's steps know their account without STS (the stack's account, or
+    # the assumed role's); once per fleet, PlanFleet reads the hub's partition and account,
+    # and FleetDiscover checks that a member's credentials act in that member's account
+    assert asking == {"FleetPlanFunction", "FleetDiscoverFunction"}
+
+
 def test_every_call_of_a_function_is_granted_by_its_policy_in_the_built_template(
     recorded: Recorded, policies: dict[str, list[Statement]]
 ) -> None:

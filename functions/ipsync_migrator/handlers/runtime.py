@@ -23,6 +23,7 @@ def step_context(target: Target | None = None) -> StepContext:
     settings = ServiceSettings.from_env()
     hub = ClientFactory(settings.aws)
     clients = hub
+    known_account = settings.account_id or None
     if target is not None and (target.role_arn or target.region):
         clients = ClientFactory(
             replace(
@@ -32,8 +33,11 @@ def step_context(target: Target | None = None) -> StepContext:
                 external_id=target.external_id,
             )
         )
+        # Assumed-role credentials act in the role's account.
+        known_account = target.role_arn.split(":")[4] if target.role_arn else known_account
     return StepContext(
         clients=clients,
+        known_account=known_account,
         journal=DynamoJournal(hub, settings.journal_table),
         bus=EventBus(hub, settings.event_bus),
         probe_port_range=settings.probe_port_range,

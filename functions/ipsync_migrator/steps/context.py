@@ -49,6 +49,8 @@ class StepContext:
     #: `hold` of this invocation uses it instead of reading it again. Fencing is unchanged:
     #: every write is a compare-and-set on the version read, however it was read.
     loaded: MigrationRecord | None = None
+    #: The account `clients` act in, when it is known without STS (handlers/runtime.py).
+    known_account: str | None = None
     _account: str | None = field(default=None, init=False)
 
     @property
@@ -74,7 +76,7 @@ class StepContext:
     @property
     def account(self) -> str:
         if self._account is None:
-            self._account = account_id(self.clients)
+            self._account = self.known_account or account_id(self.clients)
         return self._account
 
     def account_of(self, record: MigrationRecord) -> str:

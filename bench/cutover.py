@@ -9,8 +9,10 @@ from the execution history: from the execution's start to the end of the Cutover
 listener changed), and to the HealthGate that passed. The physical limit is what AWS needs:
 registration + healthy threshold x interval (30 s for an `alb` group) + one poll.
 The clock runs at the real rate while a handler runs (Lambda takes its own time on AWS
-too), so Task states count as they took; the rest of the emulator's own work (its ASL
-interpreter between states) counts divided by the factor, so it weighs more than on AWS.
+too), so a handler's time counts as it took; the rest of the emulator's own work (its ASL
+interpreter between and around the handlers) counts divided by the factor, so it weighs
+more than on AWS. The history's timestamps are read on that clock (`AwsClock.at`): AWS
+seconds as target health saw them.
 """
 
 from __future__ import annotations
@@ -66,6 +68,12 @@ class Run:
         return REGISTRATION_SECONDS + self.threshold * interval + self.case.options.poll_seconds
 
     @property
+    def floor(self) -> float:
+        """The earliest AWS can report the new group healthy: registration + threshold x
+        interval (the checks begin when the group is attached, after the start)."""
+        return REGISTRATION_SECONDS + self.threshold * ALB_INTERVAL_SECONDS
+
+    @property
     def gated(self) -> float:
         """When production moved with its health proven: cutover, or swap-and-watch's proof."""
         return max(self.to_cutover, self.to_health)
@@ -100,8 +108,8 @@ def migrate_once(case: Case, time_factor: float) -> Run:
                 raise TimeoutError(f"{case.name}: no end in 600 s")
             time.sleep(0.2)
         events = _history(clients.client("stepfunctions"), started.execution_arn)
-    # The emulator's AWS clock runs at the real rate while a handler runs (Task states) and
-    # 1 / time_factor faster otherwise: the same conversion, from the history's timestamps.
+    # AWS seconds as the emulator's health saw them: its clock runs at the real rate while
+    # a handler runs, 1 / time_factor faster otherwise (local/clock.py).
     tasks: list[tuple[datetime, datetime]] = []
     entered: dict[str, datetime] = {}
     for event in events:
@@ -109,14 +117,10 @@ def migrate_once(case: Case, time_factor: float) -> Run:
             entered[str(_name(event))] = event["timestamp"]
         elif event["type"] == "TaskStateExited" and _name(event) in entered:
             tasks.append((entered.pop(str(_name(event))), event["timestamp"]))
-    start = events[0]["timestamp"]
+    start = rt.clock.at(events[0]["timestamp"].timestamp())
 
     def aws_seconds(moment: datetime) -> float:
-        real = (moment - start).total_seconds()
-        in_tasks = sum(
-            (min(end, moment) - begin).total_seconds() for begin, end in tasks if begin < moment
-        )
-        return (real - in_tasks) / time_factor + in_tasks
+        return rt.clock.at(moment.timestamp()) - start
 
     cut = next(e for e in events if e["type"] == "TaskStateExited" and _name(e) == "Cutover")
     gate = next(
@@ -155,9 +159,12 @@ def measure(time_factor: float = DEFAULT_TIME_FACTOR, runs: int = 1) -> list[str
         f"- The demo's shop deployment migrated on a fresh local runtime per run, {runs} "
         f"run(s) per strategy (medians), 1 AWS second = {time_factor * 1000:g} ms for target "
         "health and Wait states alike; the production poll (15 s), healthyChecksRequired 1, "
-        "no bake, no drain. AWS seconds from the execution history. *Limit*: registration "
+        "no bake, no drain. AWS seconds: the emulator's clock read at the execution history's "
+        "timestamps (what target health saw then). *Limit*: registration "
         f'({REGISTRATION_SECONDS:g} s in the emulator; AWS says only "a few minutes") + '
-        f"healthy threshold x {ALB_INTERVAL_SECONDS} s + one poll. *Proven*: production "
+        f"healthy threshold x {ALB_INTERVAL_SECONDS} s + one poll; under it by up to one poll "
+        "is the poll's phase, while nothing can be proven before registration + threshold x "
+        "interval (the *floor*, checked for every run). *Proven*: production "
         "moved and the new group's health proven (swap-and-watch proves it after cutover). "
         "*Orchestration*: the Task states before cutover (the handlers' time, which the "
         "emulator's clock counts at the real rate, as Lambda's own time is on AWS).",
@@ -167,6 +174,7 @@ def measure(time_factor: float = DEFAULT_TIME_FACTOR, runs: int = 1) -> list[str
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     verdicts = []
+    floors = []
     for name, done in results.items():
         first = done[0]
         cut = statistics.median(r.to_cutover for r in done)
@@ -174,6 +182,7 @@ def measure(time_factor: float = DEFAULT_TIME_FACTOR, runs: int = 1) -> list[str
         orchestration = statistics.median(r.orchestration for r in done)
         over = proven / first.limit - 1
         verdicts.append(over <= WITHIN)
+        floors += [r.gated >= r.floor for r in done]
         lines.append(
             f"| {name} | {first.threshold} | {first.limit:.0f} | {cut:.0f} | {proven:.0f} | "
             f"{over:+.1%} | {orchestration:.1f} | {first.polls} | {first.status} |"
@@ -183,6 +192,8 @@ def measure(time_factor: float = DEFAULT_TIME_FACTOR, runs: int = 1) -> list[str
         f"- Goal: start to proven cutover within {WITHIN:.0%} of the limit: "
         f"{'met' if all(verdicts) else 'NOT met'} for {sum(verdicts)} of {len(verdicts)} "
         "strategies.",
+        f"- Floor: {sum(floors)} of {len(floors)} runs proved health no earlier than AWS could"
+        + ("." if all(floors) else " (the others: the emulator's clock is wrong)."),
     ]
     return lines
 

@@ -209,10 +209,10 @@ WAIT_STATES: dict[str, tuple[dict[str, Any], Any]] = {
 
 
 def start_waiting_in(
-    service: Service, shop: Deployment, wait_state: str
+    service: Service, shop: Deployment, wait_state: str, **overrides: Any
 ) -> tuple[Started, MigrationOptions]:
     timings, waiting = WAIT_STATES[wait_state]
-    options = FAST.model_copy(update={"poll_seconds": 1, **timings})
+    options = FAST.model_copy(update={"poll_seconds": 1, **timings, **overrides})
     started = service.start(shop, options)
     wait_until(lambda: (r := _record(service, shop.id)) is not None and waiting(r))
     return started, options
@@ -316,8 +316,10 @@ def test_a_person_s_listener_change_since_cutover_survives_the_rollback_unless_f
     runtime: LocalRuntime, service: Service, shop: Deployment
 ) -> None:
     # Given a migration baking, and a person who pointed the production listener elsewhere
+    # (the bake's first check comes after the wait: a check in between would see the change
+    # and roll back on its own, before the person's rollback this test is about)
     original = snapshot(runtime.clients())
-    started, _ = start_waiting_in(service, shop, "bake")
+    started, _ = start_waiting_in(service, shop, "bake", poll_seconds=WAIT_SECONDS)
     elb = runtime.clients().client("elbv2")
     [production] = shop.network_load_balancers[0].listeners
     vpc = elb.describe_target_groups(TargetGroupArns=[shop.target_group_arn])["TargetGroups"][0][

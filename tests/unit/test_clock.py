@@ -48,3 +48,21 @@ def test_a_benchmark_clock_runs_at_the_real_rate_while_a_handler_runs(real: Fake
 def test_the_time_factor_must_be_positive() -> None:
     with pytest.raises(ValueError, match="time_factor"):
         AwsClock(0)
+
+
+def test_a_past_wall_clock_moment_reads_as_the_aws_time_health_saw_then(
+    real: FakeMonotonic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a benchmark clock whose wall clock is the same fake time
+    monkeypatch.setattr(clock_module.time, "time", real)
+    clock = AwsClock(0.01, handlers_at_real_speed=True)
+    # When 1 s passes scaled, a handler runs 2 s at the real rate, then 0.5 s scaled again
+    real.now += 1.0
+    with clock.real_speed():
+        real.now += 2.0
+    real.now += 0.5
+    # Then moments of each phase convert at that phase's rate (a history's timestamps)
+    assert clock.at(100.5) == pytest.approx(50.0)
+    assert clock.at(102.0) == pytest.approx(101.0)
+    assert clock.at(103.25) == pytest.approx(127.0)
+    assert clock.at(103.5) == pytest.approx(clock.now())

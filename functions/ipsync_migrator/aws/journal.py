@@ -7,6 +7,8 @@ and `pk=MIGRATION#<id>, sk=STEP#<time>#<step>` (one per step, with before/after)
 from __future__ import annotations
 
 import json
+import random
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,6 +18,9 @@ from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.journal import MigrationRecord, StepEntry, conflict, utc_now
 
 RECORD_SK = "RECORD"
+#: Writes of one record that met another transaction are tried again this many times in all
+#: (botocore does not retry them), then reported as a concurrent writer.
+CONFLICT_ATTEMPTS = 4
 
 
 def _pk(migration_id: str) -> str:
@@ -56,23 +61,36 @@ class DynamoJournal:
                 }
             ),
         }
-        try:
-            if entry is None:
-                with aws_call("dynamodb:PutItem"):
-                    self._ddb.put_item(**put)
-            else:
-                # One request, atomic: the entry is written only with the record, so a fenced
-                # writer leaves no entry behind. Each Put is authorized as dynamodb:PutItem
-                # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
-                with aws_call("dynamodb:TransactWriteItems"):
-                    self._ddb.transact_write_items(
-                        TransactItems=[{"Put": put}, {"Put": self._entry_put(entry)}]
-                    )
-        except Exception as exc:
-            if _condition_failed(exc.__cause__):
-                raise conflict(record.migration_id) from exc
-            raise
-        return saved
+        attempt = 1
+        while True:
+            try:
+                self._write(put, entry)
+                return saved
+            except Exception as exc:
+                if _condition_failed(exc.__cause__):
+                    raise conflict(record.migration_id) from exc
+                if not _transaction_conflict(exc.__cause__):
+                    raise
+                if attempt == CONFLICT_ATTEMPTS:
+                    # Another writer holds the record still: this one is fenced, not failed.
+                    raise conflict(record.migration_id) from exc
+                # The same conditioned write again: it lands if the other transaction did
+                # not change the record, and fails the version condition if it did.
+                time.sleep(random.uniform(0.05, 0.1) * 2**attempt)
+                attempt += 1
+
+    def _write(self, put: dict[str, Any], entry: StepEntry | None) -> None:
+        if entry is None:
+            with aws_call("dynamodb:PutItem"):
+                self._ddb.put_item(**put)
+            return
+        # One request, atomic: the entry is written only with the record, so a fenced writer
+        # leaves no entry behind. Each Put is authorized as dynamodb:PutItem
+        # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
+        with aws_call("dynamodb:TransactWriteItems"):
+            self._ddb.transact_write_items(
+                TransactItems=[{"Put": put}, {"Put": self._entry_put(entry)}]
+            )
 
     def append(self, entry: StepEntry) -> None:
         with aws_call("dynamodb:PutItem"):
@@ -126,6 +144,22 @@ def _condition_failed(cause: BaseException | None) -> bool:
         code == "TransactionCanceledException"
         and bool(reasons)
         and reasons[0].get("Code") == "ConditionalCheckFailed"
+    )
+
+
+def _transaction_conflict(cause: BaseException | None) -> bool:
+    """The write met a transaction on the same item and was not applied: a PutItem during a
+    TransactWriteItems (TransactionConflictException), or a transaction cancelled for
+    another's (reason TransactionConflict). "Transaction conflict handling",
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html"""
+    if not isinstance(cause, ClientError):
+        return False
+    code = error_code(cause)
+    if code == "TransactionConflictException":
+        return True
+    reasons = cause.response.get("CancellationReasons") or []
+    return code == "TransactionCanceledException" and any(
+        r.get("Code") == "TransactionConflict" for r in reasons
     )
 
 

@@ -10,6 +10,7 @@ time a phase (health timeout, bake) read the wall clock: their limits stay real 
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections.abc import Iterator
@@ -44,6 +45,8 @@ class AwsClock:
         self._mark = time.monotonic()
         self._aws = 0.0
         self._handlers = 0
+        #: (wall time, AWS time, rate from then on) at the start and at each change of rate.
+        self._marks: list[tuple[float, float, float]] = [(time.time(), 0.0, 1 / time_factor)]
 
     def now(self) -> float:
         """AWS seconds since the clock was made (monotonic)."""
@@ -52,10 +55,24 @@ class AwsClock:
 
     def _advance(self) -> float:
         moment = time.monotonic()
-        rate = 1.0 if self._handlers else 1 / self.time_factor
-        self._aws += (moment - self._mark) * rate
+        self._aws += (moment - self._mark) * self._rate()
         self._mark = moment
         return self._aws
+
+    def _rate(self) -> float:
+        return 1.0 if self._handlers else 1 / self.time_factor
+
+    def _rate_changed(self) -> None:
+        self._marks.append((time.time(), self._aws, self._rate()))
+
+    def at(self, wall_time: float) -> float:
+        """AWS seconds since the clock was made at a past moment of the wall clock (a
+        `time.time()`, e.g. an execution history's timestamp): what health saw then."""
+        with self._lock:
+            self._advance()
+            index = bisect.bisect_right(self._marks, (wall_time, float("inf"), 0.0)) - 1
+            wall, aws, rate = self._marks[max(index, 0)]
+            return max(0.0, aws + (wall_time - wall) * rate)
 
     @contextmanager
     def real_speed(self) -> Iterator[None]:
@@ -67,12 +84,14 @@ class AwsClock:
         with self._lock:
             self._advance()
             self._handlers += 1
+            self._rate_changed()
         try:
             yield
         finally:
             with self._lock:
                 self._advance()
                 self._handlers -= 1
+                self._rate_changed()
 
     def real_seconds(self, aws_seconds: float) -> float:
         """How long `aws_seconds` last here."""

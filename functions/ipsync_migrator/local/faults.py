@@ -31,6 +31,7 @@ _DICT_KEYS = {
     "targetHealth": "target_health",
     "target_health": "target_health",
     "after": "after",
+    "details": "details",
 }
 
 
@@ -38,9 +39,10 @@ _DICT_KEYS = {
 class FaultRule:
     """One injected fault: calls of ``service``/``operation`` matching ``match`` fail.
 
-    ``error_code`` makes the call fail with that code; ``target_health`` (DescribeTargetHealth
-    only) instead reports every target in that state. ``times`` is how many matching calls are
-    affected (``None`` = forever).
+    ``error_code`` makes the call fail with that code, with ``details`` as further members
+    of a JSON protocol's error (DynamoDB's ``CancellationReasons``); ``target_health``
+    (DescribeTargetHealth only) instead reports every target in that state. ``times`` is how
+    many matching calls are affected (``None`` = forever).
     """
 
     service: str
@@ -51,6 +53,7 @@ class FaultRule:
     times: int | None = 1
     target_health: str | None = None
     after: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.error_code is None) == (self.target_health is None):
@@ -64,6 +67,8 @@ class FaultRule:
             raise ValueError("times must be a positive number, or None for forever")
         if self.after < 0:
             raise ValueError("after must be 0 or more matching calls")
+        if self.details and self.error_code is None:
+            raise ValueError("details only apply to an error_code")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FaultRule:

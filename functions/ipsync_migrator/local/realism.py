@@ -223,6 +223,12 @@ def _fault_response(response: Any, rule: FaultRule) -> Any:
     )
     if rule.error_code.startswith("AccessDenied"):
         status = 403
+    if rule.details:
+        if isinstance(body, bytes):
+            body = body.decode()
+        if not (isinstance(body, str) and body.startswith("{")):
+            raise ValueError(f"details need a JSON protocol's error, not {rule.service}'s")
+        body = json.dumps({**json.loads(body), **rule.details})
     headers["status"] = str(status)
     headers, body = response._enrich_response(headers, body)
     return status, headers, body

@@ -205,6 +205,62 @@ def test_a_step_entry_is_written_with_its_record_or_not_at_all(journal: Journal)
     assert journal.get("m-1") == second
 
 
+#: DynamoDB's cancellation of a transaction that met another one on the record's item.
+CANCELLED_BY_ANOTHER = {
+    "CancellationReasons": [
+        {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"},
+        {"Code": "None"},
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    ("operation", "code", "details"),
+    [
+        ("PutItem", "TransactionConflictException", {}),
+        ("TransactWriteItems", "TransactionCanceledException", CANCELLED_BY_ANOTHER),
+    ],
+)
+def test_a_write_that_met_another_transaction_is_made_again(
+    ctx: StepContext, realism: Realism, operation: str, code: str, details: dict[str, Any]
+) -> None:
+    # Given a record, and DynamoDB refusing the next two writes of it for another
+    # transaction in progress on the item (not applied; botocore does not retry them)
+    first = ctx.journal.save(MigrationRecord(migration_id="m-1"))
+    entry = StepEntry(migration_id="m-1", step="cutover", status="completed")
+    realism.add_fault(FaultRule("dynamodb", operation, error_code=code, details=details, times=2))
+    # When the record is saved
+    saved = ctx.journal.save(first, entry if operation == "TransactWriteItems" else None)
+    # Then the same conditioned write was made again until it landed, once
+    assert ctx.journal.get("m-1") == saved
+    assert saved.version == first.version + 1
+    written = [e.step for e in ctx.journal.entries("m-1")]
+    assert written == (["cutover"] if operation == "TransactWriteItems" else [])
+
+
+def test_a_record_another_transaction_keeps_holding_fences_the_writer(
+    ctx: StepContext, realism: Realism
+) -> None:
+    # Given a record whose every transaction meets another one
+    first = ctx.journal.save(MigrationRecord(migration_id="m-1"))
+    realism.add_fault(
+        FaultRule(
+            "dynamodb",
+            "TransactWriteItems",
+            error_code="TransactionCanceledException",
+            details=CANCELLED_BY_ANOTHER,
+            times=None,
+        )
+    )
+    entry = StepEntry(migration_id="m-1", step="cutover", status="completed")
+    # When a step completes, Then it is fenced as a concurrent writer (the steps' Superseded
+    # and re-applied undo), not failed with an AWS error, and nothing was written
+    with pytest.raises(ConcurrentMigrationError):
+        ctx.journal.save(first, entry)
+    assert ctx.journal.get("m-1") == first
+    assert ctx.journal.entries("m-1") == []
+
+
 def test_second_run_cannot_drive_an_active_migration(demo: DemoEstate, ctx: StepContext) -> None:
     mid = preflight(ctx, demo.shop_tg, "run-1", FAST)["migrationId"]
     with pytest.raises(ConcurrentMigrationError):

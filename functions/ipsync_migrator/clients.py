@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import botocore.loaders
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import DeferredRefreshableCredentials
@@ -155,9 +157,7 @@ class ClientFactory:
             except InvalidRegionError as exc:
                 raise _malformed_region(self.target.region) from exc
             try:
-                base = boto3.Session(
-                    profile_name=self.target.profile, region_name=self.target.region
-                )
+                base = _session(profile_name=self.target.profile, region_name=self.target.region)
             except ProfileNotFound as exc:
                 raise ConfigurationError(
                     f"AWS profile '{self.target.profile}' is not configured.",
@@ -168,7 +168,7 @@ class ClientFactory:
             if (
                 (not self.target.endpoint_url or _is_loopback(self.target.endpoint_url))
                 and base.region_name
-                and base.region_name not in _known_regions(base)
+                and base.region_name not in _known_regions()
             ):
                 raise ConfigurationError(
                     f"Unknown AWS region '{base.region_name}'.",
@@ -177,7 +177,7 @@ class ClientFactory:
             if _is_loopback(self.target.endpoint_url) and base.get_credentials() is None:
                 # A local emulator (`ipsync-migrator local`) accepts any credentials; a fresh
                 # machine has none. Never for AWS itself: only 127.0.0.1 / localhost.
-                base = boto3.Session(
+                base = _session(
                     aws_access_key_id=LOCAL_CREDENTIALS,
                     aws_secret_access_key=LOCAL_CREDENTIALS,
                     region_name=base.region_name,
@@ -218,10 +218,10 @@ class ClientFactory:
         credentials = DeferredRefreshableCredentials(fetch, "assume-role")
         # Assume the role now: a role that cannot be assumed fails here, as it always did.
         credentials.get_frozen_credentials()
-        core = botocore.session.Session(profile=self.target.profile)
+        session = _session(profile_name=self.target.profile, region_name=base.region_name)
         # What botocore's AssumeRoleProvider builds; a session has no public setter (boto3#443).
-        core._credentials = credentials  # type: ignore[attr-defined]
-        return boto3.Session(botocore_session=core, region_name=base.region_name)
+        session._session._credentials = credentials  # type: ignore[attr-defined]
+        return session
 
 
 def _is_loopback(endpoint_url: str | None) -> bool:
@@ -231,11 +231,39 @@ def _is_loopback(endpoint_url: str | None) -> bool:
     return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
-def _known_regions(session: boto3.Session) -> set[str]:
+_SESSION_LOCK = threading.Lock()
+
+
+@cache
+def _shared_loader(data_path: str | None) -> botocore.loaders.Loader:
+    """The SDK's JSON models (endpoints, partitions, each service's API), parsed once per
+    process: each new botocore session would parse them again, most of the CPU of building a
+    factory's clients (every fleet target and, in the emulator, every invocation builds one)."""
+    return botocore.loaders.create_loader(data_path)
+
+
+def _session(profile_name: str | None = None, **kwargs: Any) -> boto3.Session:
+    """A boto3 session (`kwargs` as boto3.Session's) that reads models through the shared loader."""
+    core = botocore.session.Session(profile=profile_name)
+    # As botocore builds a session's own loader (an unknown profile raises ProfileNotFound).
+    loader = _shared_loader(core.get_config_variable("data_path"))
+    core.register_component("data_loader", loader)
+    with _SESSION_LOCK:
+        session = boto3.Session(botocore_session=core, **kwargs)
+        # Each boto3 session appends its resource models' folder to its loader's paths.
+        paths = loader.search_paths
+        paths[:] = list(dict.fromkeys(paths))
+    return session
+
+
+@cache
+def _known_regions() -> frozenset[str]:
+    """The regions the installed botocore knows (the same for every session of the process)."""
+    session = _session()
     regions: set[str] = set()
     for partition in session.get_available_partitions():
         regions.update(session.get_available_regions("sts", partition_name=partition))
-    return regions
+    return frozenset(regions)
 
 
 def _malformed_region(region: str | None) -> InvalidInputError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import botocore.loaders
 import cfnlint.decode
 import pytest
 from botocore.awsrequest import AWSResponse
@@ -155,3 +156,38 @@ def test_inside_the_emulators_lambda_clients_keep_the_retries_but_read_longer(
     # Then they retry as in Lambda, but wait for an emulator busy with other handlers
     assert config.retries == {"mode": "standard", "total_max_attempts": 3}
     assert (config.connect_timeout, config.read_timeout) == (2, 60)
+
+
+def test_a_second_factory_builds_its_clients_without_parsing_the_sdk_models_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a factory that has built its clients (the SDK's models are parsed by then)
+    def build(region: str) -> None:
+        factory = ClientFactory(AwsTarget(region=region, endpoint_url="http://127.0.0.1:9"))
+        for service in ("elbv2", "dynamodb", "events", "sts"):
+            factory.client(service)
+
+    build("us-east-1")
+    parsed: list[str] = []
+    original = botocore.loaders.JSONFileLoader.load_file
+
+    def counting(self: Any, file_path: str) -> Any:
+        parsed.append(file_path)
+        return original(self, file_path)
+
+    monkeypatch.setattr(botocore.loaders.JSONFileLoader, "load_file", counting)
+    paths_before = list(loaders_search_paths())
+
+    # When another factory (another target: a fleet's next region) builds the same clients
+    build("eu-west-1")
+
+    # Then no model file is read again, and the shared loader's paths did not grow
+    assert parsed == []
+    assert loaders_search_paths() == paths_before
+
+
+def loaders_search_paths() -> list[str]:
+    """The search paths of the loader a new factory's session uses."""
+    factory = ClientFactory(AwsTarget(region="us-east-1", endpoint_url="http://127.0.0.1:9"))
+    loader = factory.client("sts")._loader  # a botocore client keeps its session's loader
+    return list(loader.search_paths)

@@ -17,10 +17,14 @@ from ipsync_migrator.models import Target
 from ipsync_migrator.steps.context import StepContext
 
 
-@lru_cache(maxsize=32)
 def step_context(target: Target | None = None) -> StepContext:
-    """The context for `target` (default: the hub's own account and region)."""
-    settings = ServiceSettings.from_env()
+    """The context for `target` (default: the hub's own account and region), built once per
+    container for the settings of the function's environment."""
+    return _built_context(ServiceSettings.from_env(), target)
+
+
+@lru_cache(maxsize=32)
+def _built_context(settings: ServiceSettings, target: Target | None) -> StepContext:
     hub = ClientFactory(settings.aws)
     clients = hub
     known_account = settings.account_id or None

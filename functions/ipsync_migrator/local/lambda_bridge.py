@@ -73,8 +73,6 @@ FAKE_CREDENTIALS = {
 CLEARED_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL")
 #: The stdlib logger behind Powertools' Logger(service=...) in observability.py.
 HANDLER_LOGGER = "ipsync-migrator"
-#: The lru_cached dependency builder the handlers share (reads the environment once).
-STEP_CONTEXT = "ipsync_migrator.handlers.runtime"
 
 _MISSING = object()
 _active: LambdaBridge | None = None
@@ -281,10 +279,10 @@ def _load_handler(handler: str) -> Callable[[Any, Any], Any]:
 
 @contextmanager
 def _fresh_handler_state() -> Iterator[None]:
-    """What a fresh environment means here: dependencies rebuilt from the (new) environment,
-    the handlers' log level taken from it (Powertools reads it only at import), and no
-    metrics carried over to the next call."""
-    importlib.import_module(STEP_CONTEXT).step_context.cache_clear()
+    """What a fresh environment means here: the handlers' log level taken from it (Powertools
+    reads it only at import), and no metrics carried over to the next call. The steps'
+    clients stay warm, as in a warm Lambda container: handlers/runtime.py caches them by the
+    settings the environment gives, so a function with other settings gets its own."""
     logger = logging.getLogger(HANDLER_LOGGER)
     previous = logger.level
     level = os.environ.get("POWERTOOLS_LOG_LEVEL") or os.environ.get("LOG_LEVEL") or "WARNING"

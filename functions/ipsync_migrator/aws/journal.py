@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from ipsync_migrator.aws.errors import aws_call, error_code
 from ipsync_migrator.clients import ClientFactory
+from ipsync_migrator.errors import AwsUnavailableError
 from ipsync_migrator.journal import MigrationRecord, StepEntry, conflict, utc_now
 
 RECORD_SK = "RECORD"
@@ -68,16 +69,39 @@ class DynamoJournal:
                 return saved
             except Exception as exc:
                 if _condition_failed(exc.__cause__):
-                    raise conflict(record.migration_id) from exc
+                    return self._settle(record, saved, exc)
                 if not _transaction_conflict(exc.__cause__):
                     raise
                 if attempt == CONFLICT_ATTEMPTS:
-                    # Another writer holds the record still: this one is fenced, not failed.
-                    raise conflict(record.migration_id) from exc
+                    return self._settle(record, saved, exc)
                 # The same conditioned write again: it lands if the other transaction did
                 # not change the record, and fails the version condition if it did.
                 time.sleep(random.uniform(0.05, 0.1) * 2**attempt)
                 attempt += 1
+
+    def _settle(
+        self, record: MigrationRecord, saved: MigrationRecord, exc: Exception
+    ) -> MigrationRecord:
+        """A write that did not land as asked: the stored record says what happened.
+
+        - It is `saved`: this very write landed and only its answer was lost (the client
+          sent it again after a timeout, and the repeat met its own version): done.
+        - Another version: another writer won, this one is fenced.
+        - The version read, still: only other transactions kept meeting it (nothing was
+          written); the state machine retries the step, which is idempotent.
+        """
+        stored = self.get(record.migration_id)
+        if stored == saved:
+            return saved
+        if stored is not None and stored.version == record.version:
+            raise AwsUnavailableError(
+                f"DynamoDB refused the journal write of migration '{record.migration_id}' "
+                f"{CONFLICT_ATTEMPTS} times for other transactions on its record; nothing "
+                "was written.",
+                "The state machine retries the step; if it persists, check what else writes "
+                "the journal table.",
+            ) from exc
+        raise conflict(record.migration_id) from exc
 
     def _write(self, put: dict[str, Any], entry: StepEntry | None) -> None:
         if entry is None:

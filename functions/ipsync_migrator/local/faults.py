@@ -32,6 +32,7 @@ _DICT_KEYS = {
     "target_health": "target_health",
     "after": "after",
     "details": "details",
+    "applied": "applied",
 }
 
 
@@ -42,7 +43,9 @@ class FaultRule:
     ``error_code`` makes the call fail with that code, with ``details`` as further members
     of a JSON protocol's error (DynamoDB's ``CancellationReasons``); ``target_health``
     (DescribeTargetHealth only) instead reports every target in that state. ``times`` is how
-    many matching calls are affected (``None`` = forever).
+    many matching calls are affected (``None`` = forever). ``applied`` makes the call first
+    (the emulator's state changes), then answers with the error: a response lost on its way
+    back, which the client's own retry sends again.
     """
 
     service: str
@@ -54,6 +57,7 @@ class FaultRule:
     target_health: str | None = None
     after: int = 0
     details: dict[str, Any] = field(default_factory=dict)
+    applied: bool = False
 
     def __post_init__(self) -> None:
         if (self.error_code is None) == (self.target_health is None):
@@ -67,8 +71,8 @@ class FaultRule:
             raise ValueError("times must be a positive number, or None for forever")
         if self.after < 0:
             raise ValueError("after must be 0 or more matching calls")
-        if self.details and self.error_code is None:
-            raise ValueError("details only apply to an error_code")
+        if (self.details or self.applied) and self.error_code is None:
+            raise ValueError("details and applied only apply to an error_code")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FaultRule:

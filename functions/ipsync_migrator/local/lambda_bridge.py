@@ -42,6 +42,7 @@ from typing import Any
 from aws_lambda_powertools import Metrics
 from moto.awslambda.models import LambdaFunction
 
+from ipsync_migrator.handlers.runtime import forget_containers
 from ipsync_migrator.local.clock import AwsClock
 
 __all__ = [
@@ -153,6 +154,7 @@ class LambdaBridge:
             self._saved = LambdaFunction.__dict__.get("invoke", _MISSING)
             LambdaFunction.invoke = _patch_invoke(LambdaFunction.invoke)  # type: ignore[method-assign]
             _active = self
+        forget_containers()  # warm containers belong to one emulator: none from another
         return self
 
     def uninstall(self) -> None:
@@ -170,6 +172,7 @@ class LambdaBridge:
         # Wait for a call in flight: it restores the environment when it ends.
         with self._call_lock:
             pass
+        forget_containers()
 
     def __enter__(self) -> LambdaBridge:
         return self.install()
@@ -281,8 +284,8 @@ def _load_handler(handler: str) -> Callable[[Any, Any], Any]:
 def _fresh_handler_state() -> Iterator[None]:
     """What a fresh environment means here: the handlers' log level taken from it (Powertools
     reads it only at import), and no metrics carried over to the next call. The steps'
-    clients stay warm, as in a warm Lambda container: handlers/runtime.py caches them by the
-    settings the environment gives, so a function with other settings gets its own."""
+    clients stay warm, as in a warm Lambda container: handlers/runtime.py keeps them per
+    function (AWS_LAMBDA_FUNCTION_NAME) and settings, as each function's container would."""
     logger = logging.getLogger(HANDLER_LOGGER)
     previous = logger.level
     level = os.environ.get("POWERTOOLS_LOG_LEVEL") or os.environ.get("LOG_LEVEL") or "WARNING"

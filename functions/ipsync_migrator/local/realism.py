@@ -261,7 +261,9 @@ def _patch_call_action(original: Callable[..., Any]) -> Callable[..., Any]:
                 return original(self)
             finally:
                 _health_override.reset(token)
-        return _fault_response(self, rule)  # before moto runs: no state changes
+        if rule.applied:
+            original(self)  # the call lands; only its answer is lost
+        return _fault_response(self, rule)  # otherwise before moto runs: no state changes
 
     return call_action
 

@@ -10,7 +10,11 @@ import pytest
 
 from ipsync_migrator.aws.journal import DynamoJournal
 from ipsync_migrator.clients import ClientFactory
-from ipsync_migrator.errors import ConcurrentMigrationError, InvalidInputError
+from ipsync_migrator.errors import (
+    AwsUnavailableError,
+    ConcurrentMigrationError,
+    InvalidInputError,
+)
 from ipsync_migrator.events import DetailType
 from ipsync_migrator.handlers import create_target_group as create_handler
 from ipsync_migrator.handlers import preflight as preflight_handler
@@ -233,27 +237,62 @@ def test_a_write_that_met_another_transaction_is_made_again(
     assert written == (["cutover"] if operation == "TransactWriteItems" else [])
 
 
-def test_a_record_another_transaction_keeps_holding_fences_the_writer(
+def every_transaction_meets_another() -> FaultRule:
+    return FaultRule(
+        "dynamodb",
+        "TransactWriteItems",
+        error_code="TransactionCanceledException",
+        details=CANCELLED_BY_ANOTHER,
+        times=None,
+    )
+
+
+def test_a_record_other_transactions_keep_meeting_is_retried_later_not_fenced(
     ctx: StepContext, realism: Realism
 ) -> None:
-    # Given a record whose every transaction meets another one
+    # Given a record whose every transaction meets another one, and nobody else writing it
     first = ctx.journal.save(MigrationRecord(migration_id="m-1"))
-    realism.add_fault(
-        FaultRule(
-            "dynamodb",
-            "TransactWriteItems",
-            error_code="TransactionCanceledException",
-            details=CANCELLED_BY_ANOTHER,
-            times=None,
-        )
-    )
+    realism.add_fault(every_transaction_meets_another())
     entry = StepEntry(migration_id="m-1", step="cutover", status="completed")
-    # When a step completes, Then it is fenced as a concurrent writer (the steps' Superseded
-    # and re-applied undo), not failed with an AWS error, and nothing was written
-    with pytest.raises(ConcurrentMigrationError):
+    # When a step completes, Then it fails with an error the state machine retries (no one
+    # else holds the migration: fencing it would end the run without a rollback), and
+    # nothing was written
+    with pytest.raises(AwsUnavailableError):
         ctx.journal.save(first, entry)
     assert ctx.journal.get("m-1") == first
     assert ctx.journal.entries("m-1") == []
+
+
+def test_a_writer_that_lost_the_record_meanwhile_is_fenced_after_the_conflicts(
+    ctx: StepContext, realism: Realism
+) -> None:
+    # Given a record another run saved since this writer read it, and every transaction
+    # of this writer meeting another one
+    first = ctx.journal.save(MigrationRecord(migration_id="m-1"))
+    theirs = ctx.journal.save(first.model_copy(update={"owner": "run-2"}))
+    realism.add_fault(every_transaction_meets_another())
+    # When this writer's step completes, Then it is fenced, and their record stands
+    with pytest.raises(ConcurrentMigrationError):
+        ctx.journal.save(first, StepEntry(migration_id="m-1", step="cutover", status="done"))
+    assert ctx.journal.get("m-1") == theirs
+    assert ctx.journal.entries("m-1") == []
+
+
+@pytest.mark.parametrize("operation", ["PutItem", "TransactWriteItems"])
+def test_a_write_whose_answer_was_lost_is_not_fenced_by_its_own_repeat(
+    ctx: StepContext, realism: Realism, operation: str
+) -> None:
+    # Given DynamoDB applying the next write of the record but its answer lost (a timeout),
+    # so the client sends the same conditioned write again and it meets its own version
+    first = ctx.journal.save(MigrationRecord(migration_id="m-1"))
+    entry = StepEntry(migration_id="m-1", step="cutover", status="completed")
+    realism.add_fault(FaultRule("dynamodb", operation, error_code="RequestTimeout", applied=True))
+    # When the record is saved, Then the write stands, once, and the writer goes on
+    saved = ctx.journal.save(first, entry if operation == "TransactWriteItems" else None)
+    assert ctx.journal.get("m-1") == saved
+    assert saved.version == 2 and ctx.journal.get("m-1").version == 2
+    written = [e.step for e in ctx.journal.entries("m-1")]
+    assert written == (["cutover"] if operation == "TransactWriteItems" else [])
 
 
 def test_second_run_cannot_drive_an_active_migration(demo: DemoEstate, ctx: StepContext) -> None:

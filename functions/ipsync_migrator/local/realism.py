@@ -14,6 +14,8 @@ It patches moto (class attributes, so it works both in-process under ``mock_aws(
    ``nlb_addresses.py``;
 7. a target group's ``LoadBalancerArns`` as AWS reports them: the load balancers whose
    listeners forward to it now.
+8. DynamoDB transactions that back up and restore only the items they name, not whole
+   tables, see ``transactions.py``.
 
 Every patch names the moto behaviour it relies on; ``tests/integration/local/test_realism.py``
 has a test per patch that fails if a moto upgrade changes it. Tests, the CLI demo and the local
@@ -34,6 +36,8 @@ from typing import Any
 
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, BaseResponse
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models import DynamoDBBackend
 from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
 from moto.elbv2.models import ELBv2Backend, FakeLoadBalancer
 
@@ -51,6 +55,7 @@ from ipsync_migrator.local.health import (
     target_groups_in_use,
 )
 from ipsync_migrator.local.nlb_addresses import assign_nlb_addresses, with_addresses
+from ipsync_migrator.local.transactions import backup_without_tables, restore_touched_items
 
 __all__ = ["AwsClock", "FaultRule", "Realism", "Rejected"]
 
@@ -92,7 +97,7 @@ class Realism:
         self._calls_lock = threading.Lock()
         self._faults = FaultBook()
         self._health = HealthModel(self.clock, registration_seconds)
-        self._saved: list[tuple[type, str, Any]] = []
+        self._saved: list[tuple[Any, str, Any]] = []
         self._holds: list[CallHold] = []
 
     # -- life cycle -------------------------------------------------------------------------
@@ -641,8 +646,9 @@ def _patch_describe_target_groups(original: Callable[..., Any]) -> Callable[...,
     return describe_target_groups
 
 
-#: (owner, attribute, wrap): a method wrapped, or (FakeLoadBalancer) a property replaced.
-_PATCHES: list[tuple[type, str, Callable[[Any], Any]]] = [
+#: (owner, attribute, wrap): a method wrapped, (FakeLoadBalancer) a property replaced, or
+#: (moto's DynamoDB models module) the ``copy`` module it uses replaced.
+_PATCHES: list[tuple[Any, str, Callable[[Any], Any]]] = [
     (BaseResponse, "call_action", _patch_call_action),
     (ELBv2Backend, "describe_target_health", _patch_describe_target_health),
     (ELBv2Backend, "describe_target_groups", _patch_describe_target_groups),
@@ -655,4 +661,6 @@ _PATCHES: list[tuple[type, str, Callable[[Any], Any]]] = [
     (ELBv2Backend, "delete_load_balancer", _patch_delete_load_balancer),
     (FakeLoadBalancer, "availability_zones", _patch_availability_zones),
     (NetworkInterfaceBackend, "get_all_network_interfaces", _patch_get_all_network_interfaces),
+    (dynamodb_models, "copy", backup_without_tables),
+    (DynamoDBBackend, "transact_write_items", restore_touched_items),
 ]

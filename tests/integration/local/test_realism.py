@@ -22,6 +22,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.responses import BaseResponse
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models import DynamoDBBackend
 from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
 from moto.elbv2.models import ELBv2Backend
 from moto.server import ThreadedMotoServer
@@ -881,6 +883,87 @@ def test_a_groups_load_balancer_arns_are_the_load_balancers_forwarding_to_it_now
     assert routed_by(elbv2, other) == []
 
 
+# ---- 8: DynamoDB transactions ----------------------------------------------------------------
+
+
+def journal_like_table(client: Clients, name: str = "journal") -> Any:
+    dynamodb = client("dynamodb")
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return dynamodb
+
+
+def put(pk: str, sk: str, version: int, condition: str | None = None) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "TableName": "journal",
+        "Item": {"pk": {"S": pk}, "sk": {"S": sk}, "version": {"N": str(version)}},
+    }
+    if condition:
+        request["ConditionExpression"] = condition
+    return {"Put": request}
+
+
+def stored(dynamodb: Any) -> dict[tuple[str, str], str]:
+    items = dynamodb.scan(TableName="journal")["Items"]
+    return {(i["pk"]["S"], i["sk"]["S"]): i["version"]["N"] for i in items}
+
+
+def journal_table() -> Any:
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends["123456789012"][REGION].tables["journal"]
+
+
+def test_a_failed_transaction_puts_back_exactly_the_items_it_named(
+    realism: Realism, client: Clients
+) -> None:
+    dynamodb = journal_like_table(client)
+    dynamodb.put_item(**put("m", "record", 1)["Put"])
+    dynamodb.put_item(**put("other", "record", 7)["Put"])
+    table = journal_table()
+    with pytest.raises(ClientError) as refused:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                put("m", "record", 2),  # applied by moto, then undone
+                put("m", "step#1", 1),  # a new item: removed again
+                put("m", "step#2", 1, condition="attribute_exists(pk)"),  # fails
+            ]
+        )
+    assert error_code(refused) == "TransactionCanceledException"
+    assert stored(dynamodb) == {("m", "record"): "1", ("other", "record"): "7"}
+    # The live table stays in place: writes made meanwhile through it are not undone.
+    assert journal_table() is table
+    guarded = put("m", "record", 2, condition="version = :v")
+    guarded["Put"]["ExpressionAttributeValues"] = {":v": {"N": "1"}}
+    dynamodb.transact_write_items(TransactItems=[guarded, put("m", "step#1", 1)])
+    assert stored(dynamodb) == {
+        ("m", "record"): "2",
+        ("m", "step#1"): "1",
+        ("other", "record"): "7",
+    }
+
+
+def test_a_transaction_naming_one_item_twice_changes_nothing(
+    realism: Realism, client: Clients
+) -> None:
+    dynamodb = journal_like_table(client)
+    dynamodb.put_item(**put("m", "record", 1)["Put"])
+    with pytest.raises(ClientError) as refused:
+        dynamodb.transact_write_items(TransactItems=[put("m", "record", 2), put("m", "record", 3)])
+    assert error_code(refused) == "ValidationException"
+    assert stored(dynamodb) == {("m", "record"): "1"}
+
+
 # ---- install / uninstall ----------------------------------------------------------------------
 
 PATCHED = [
@@ -895,6 +978,8 @@ PATCHED = [
     (ELBv2Backend, "create_load_balancer"),
     (ELBv2Backend, "delete_load_balancer"),
     (NetworkInterfaceBackend, "get_all_network_interfaces"),
+    (dynamodb_models, "copy"),
+    (DynamoDBBackend, "transact_write_items"),
 ]
 
 
@@ -997,6 +1082,7 @@ def test_server_mode_gets_health_rules_enis_and_faults(server_client: Clients) -
         (ELBv2Backend, "delete_load_balancer", ["self", "arn"]),
         (NetworkInterfaceBackend, "get_all_network_interfaces", ["self", "eni_ids", "filters"]),
         (BaseResponse, "call_action", ["self"]),
+        (DynamoDBBackend, "transact_write_items", ["self", "transact_items"]),
         (WaitFunction, "_wait_interval", ["self", "env", "wait_seconds"]),
     ],
 )
@@ -1034,6 +1120,24 @@ def test_moto_alone_has_the_gaps_the_adapter_fills(client: Clients) -> None:
         assert alb_enis(client, e.alb_name, e.alb_arn) == []
         assert set(map(len, zone_addresses(client, "net").values())) == {0}
         elbv2.delete_load_balancer(LoadBalancerArn=e.alb_arn)
+
+
+def test_moto_transactions_back_up_whole_tables_and_swap_them_back(client: Clients) -> None:
+    """What transactions.py relies on and fixes: each transaction deep-copies the whole table
+    (through the module's ``copy``), and a failed one replaces the live table by that copy."""
+    source = inspect.getsource(DynamoDBBackend.transact_write_items)
+    assert "copy.deepcopy(" in source and "self.tables[table_name]" in source
+    assert dynamodb_models.copy is __import__("copy")
+    with mock_aws():
+        dynamodb = journal_like_table(client)
+        dynamodb.put_item(**put("m", "record", 1)["Put"])
+        table = journal_table()
+        with pytest.raises(ClientError):
+            dynamodb.transact_write_items(
+                TransactItems=[put("m", "record", 2), put("m", "x", 1, "attribute_exists(pk)")]
+            )
+        assert stored(dynamodb) == {("m", "record"): "1"}
+        assert journal_table() is not table  # swapped for the copy
 
 
 def test_moto_describe_target_health_returns_mutable_status_objects() -> None:

@@ -1,0 +1,114 @@
+"""DynamoDB transactions that cost what they touch: moto 5.2.5 copies whole tables for each.
+
+moto's ``DynamoDBBackend.transact_write_items`` backs up, before every transaction, a deep copy
+of each table the transaction names (once per item), and on failure puts those copies back in
+place of the live tables. The journal table grows with every migration (records, step
+entries), so each ``TransactWriteItems`` costs time and memory in proportion to the whole
+journal: a 1,000-migration fleet made the emulator's memory grow faster than linearly until
+the kernel killed it (docs/benchmarks.md, "Fleets at scale"). Restoring whole tables also
+undoes writes that other requests made to other items meanwhile, which DynamoDB never does.
+
+Here, while installed (the realism adapter installs it, patch 8):
+
+- ``copy.deepcopy`` as moto's DynamoDB backend module sees it returns a ``Table`` itself, so
+  the backup is the live table and moto's restore puts it back unchanged (a no-op); every
+  other deep copy (an item's, in ``update_item``) is the real one;
+- ``transact_write_items`` first keeps a copy of each item the transaction names (or that it
+  was absent) and, if the transaction fails for any reason, puts exactly those items back
+  before the error goes on. Writes are all-or-nothing as on DynamoDB
+  (amazondynamodb/latest/developerguide/transaction-apis.html: "either all of them succeed or
+  none of them succeeds").
+
+The template's tables have no streams, so no stream record needs undoing (moto's whole-table
+restore did not undo those either: the shard's records are sent to Lambda as written).
+Relied on, and checked by ``tests/integration/local/test_realism.py``: the module imports
+``copy`` and calls ``copy.deepcopy(self.tables[name])`` in ``transact_write_items``; a
+``Table`` keeps items in ``items[hash]`` or ``items[hash][range]`` keyed by ``DynamoType``.
+Lambda code never imports this module.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import Table
+
+__all__ = ["backup_without_tables", "restore_touched_items"]
+
+_OPERATIONS = ("ConditionCheck", "Put", "Delete", "Update")
+
+
+def backup_without_tables(original: Any) -> SimpleNamespace:
+    """The ``copy`` module as moto's DynamoDB backend sees it: a table's "copy" is itself."""
+
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if isinstance(value, Table):
+            return value
+        return original.deepcopy(value, memo)
+
+    return SimpleNamespace(deepcopy=deepcopy, copy=original.copy)
+
+
+def restore_touched_items(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``transact_write_items``: on failure, put back the items it names, and only those."""
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+        before = _touched(self, transact_items)
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for table, hash_value, range_value, item in before:
+                _put_back(table, hash_value, range_value, item)
+            raise
+
+    return transact_write_items
+
+
+def _touched(
+    backend: Any, transact_items: list[dict[str, Any]]
+) -> list[tuple[Table, DynamoType, DynamoType | None, Item | None]]:
+    """Each named item's table and key, with a copy of it now (None: absent)."""
+    found = []
+    for entry in transact_items:
+        if not isinstance(entry, dict) or len(entry) != 1:
+            continue  # moto refuses it before writing anything
+        operation, request = next(iter(entry.items()))
+        table = backend.tables.get(request.get("TableName")) if operation in _OPERATIONS else None
+        if table is None:
+            continue
+        attributes = request.get("Item") if operation == "Put" else request.get("Key")
+        if not isinstance(attributes, dict) or table.hash_key_attr not in attributes:
+            continue  # moto refuses it before writing anything
+        try:
+            hash_value = DynamoType(attributes[table.hash_key_attr])
+            range_value = None
+            if table.range_key_attr is not None:
+                range_value = DynamoType(attributes[table.range_key_attr])
+        except (KeyError, TypeError, AttributeError, ValueError):
+            continue  # a malformed key: moto refuses it before writing anything
+        current = table.get_item(hash_value, range_value)
+        found.append((table, hash_value, range_value, copy.deepcopy(current)))
+    return found
+
+
+def _put_back(
+    table: Table, hash_value: DynamoType, range_value: DynamoType | None, item: Item | None
+) -> None:
+    """Store `item` under its key as moto's ``Table.put_item`` does (None: remove the key)."""
+    if range_value is None:
+        if item is None:
+            table.items.pop(hash_value, None)
+        else:
+            table.items[hash_value] = item  # type: ignore[assignment]  # as moto stores it
+        return
+    ranges = table.items[hash_value]
+    if item is None:
+        ranges.pop(range_value, None)
+        if not ranges:
+            table.items.pop(hash_value, None)
+    else:
+        ranges[range_value] = item

@@ -31,6 +31,9 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
     WaitFunction,
 )
 
+from ipsync_migrator.aws.journal import create_table
+from ipsync_migrator.clients import ClientFactory
+from ipsync_migrator.config import AwsTarget
 from ipsync_migrator.local.clock import ManualClock
 from ipsync_migrator.local.realism import FaultRule, Realism
 
@@ -887,20 +890,9 @@ def test_a_groups_load_balancer_arns_are_the_load_balancers_forwarding_to_it_now
 
 
 def journal_like_table(client: Clients, name: str = "journal") -> Any:
-    dynamodb = client("dynamodb")
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return dynamodb
+    """The journal's own table (pk and sk), made as the emulator makes it."""
+    create_table(ClientFactory(AwsTarget(region=REGION)), name)
+    return client("dynamodb")
 
 
 def put(pk: str, sk: str, version: int, condition: str | None = None) -> dict[str, Any]:

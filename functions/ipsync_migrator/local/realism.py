@@ -15,7 +15,7 @@ It patches moto (class attributes, so it works both in-process under ``mock_aws(
 7. a target group's ``LoadBalancerArns`` as AWS reports them: the load balancers whose
    listeners forward to it now.
 8. DynamoDB transactions that back up and restore only the items they name, not whole
-   tables, see ``transactions.py``.
+   tables, isolated from every other DynamoDB request, see ``transactions.py``.
 
 Every patch names the moto behaviour it relies on; ``tests/integration/local/test_realism.py``
 has a test per patch that fails if a moto upgrade changes it. Tests, the CLI demo and the local
@@ -55,7 +55,12 @@ from ipsync_migrator.local.health import (
     target_groups_in_use,
 )
 from ipsync_migrator.local.nlb_addresses import assign_nlb_addresses, with_addresses
-from ipsync_migrator.local.transactions import backup_without_tables, restore_touched_items
+from ipsync_migrator.local.transactions import (
+    SERIALIZED,
+    backup_without_tables,
+    one_at_a_time,
+    restore_touched_items,
+)
 
 __all__ = ["AwsClock", "FaultRule", "Realism", "Rejected"]
 
@@ -663,4 +668,5 @@ _PATCHES: list[tuple[Any, str, Callable[[Any], Any]]] = [
     (NetworkInterfaceBackend, "get_all_network_interfaces", _patch_get_all_network_interfaces),
     (dynamodb_models, "copy", backup_without_tables),
     (DynamoDBBackend, "transact_write_items", restore_touched_items),
+    *((DynamoDBBackend, name, one_at_a_time) for name in SERIALIZED),
 ]

@@ -18,6 +18,15 @@ Here, while installed (the realism adapter installs it, patch 8):
   before the error goes on. Writes are all-or-nothing as on DynamoDB
   (amazondynamodb/latest/developerguide/transaction-apis.html: "either all of them succeed or
   none of them succeeds").
+- one DynamoDB request runs at a time: ``transact_write_items`` (its backup, its writes and
+  its restore), ``put_item``, ``update_item``, ``delete_item``, ``get_item``, ``query`` and
+  ``scan`` share one re-entrant lock. moto has none, and its threaded server runs requests
+  side by side, so a PutItem landing between a transaction's backup and its restore was
+  undone by the restore (a rollback's takeover lost under a fenced step's failed
+  completion). DynamoDB isolates transactions serializably from PutItem, UpdateItem,
+  DeleteItem and GetItem, and never shows a transaction's uncommitted writes to Query or
+  Scan (transaction-apis.html#transaction-isolation); one at a time is stricter, never
+  weaker.
 
 The template's tables have no streams, so no stream record needs undoing (moto's whole-table
 restore did not undo those either: the shard's records are sent to Lambda as written).
@@ -30,6 +39,8 @@ Lambda code never imports this module.
 from __future__ import annotations
 
 import copy
+import functools
+import threading
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -37,9 +48,13 @@ from typing import Any
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 
-__all__ = ["backup_without_tables", "restore_touched_items"]
+__all__ = ["SERIALIZED", "backup_without_tables", "one_at_a_time", "restore_touched_items"]
 
 _OPERATIONS = ("ConditionCheck", "Put", "Delete", "Update")
+#: The backend methods that take the lock besides ``transact_write_items`` (module docstring).
+SERIALIZED = ("put_item", "update_item", "delete_item", "get_item", "query", "scan")
+#: Re-entrant: moto's ``transact_write_items`` calls ``get_item`` and ``put_item`` itself.
+_ONE_AT_A_TIME = threading.RLock()
 
 
 def backup_without_tables(original: Any) -> SimpleNamespace:
@@ -57,15 +72,27 @@ def restore_touched_items(original: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap ``transact_write_items``: on failure, put back the items it names, and only those."""
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
-        before = _touched(self, transact_items)
-        try:
-            return original(self, transact_items)
-        except Exception:
-            for table, hash_value, range_value, item in before:
-                _put_back(table, hash_value, range_value, item)
-            raise
+        with _ONE_AT_A_TIME:
+            before = _touched(self, transact_items)
+            try:
+                return original(self, transact_items)
+            except Exception:
+                for table, hash_value, range_value, item in before:
+                    _put_back(table, hash_value, range_value, item)
+                raise
 
     return transact_write_items
+
+
+def one_at_a_time(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a backend method: it waits for (and holds off) every other DynamoDB request."""
+
+    @functools.wraps(original)
+    def serialized(*args: Any, **kwargs: Any) -> Any:
+        with _ONE_AT_A_TIME:
+            return original(*args, **kwargs)
+
+    return serialized
 
 
 def _touched(

@@ -36,6 +36,7 @@ from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.config import AwsTarget
 from ipsync_migrator.local.clock import ManualClock
 from ipsync_migrator.local.realism import FaultRule, Realism
+from ipsync_migrator.local.transactions import SERIALIZED
 
 REGION = "us-east-1"
 # One attempt: botocore would otherwise retry throttling faults and hide them.
@@ -956,6 +957,44 @@ def test_a_transaction_naming_one_item_twice_changes_nothing(
     assert stored(dynamodb) == {("m", "record"): "1"}
 
 
+def test_a_write_during_a_failing_transaction_lands_after_it_and_is_not_undone(
+    realism: Realism, client: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PutItem sent while a transaction runs (a rollback taking the migration over while a
+    fenced step's completion fails) waits for the transaction, then stays: DynamoDB isolates
+    transactions serializably from PutItem; moto alone let the transaction's restore undo it."""
+    dynamodb = journal_like_table(client)
+    dynamodb.put_item(**put("m", "record", 1)["Put"])
+    table = journal_table()
+    takeover = put("m", "record", 9)["Put"]["Item"]
+    writers: list[threading.Thread] = []
+    installed_get_item = DynamoDBBackend.get_item
+
+    def get_item_meanwhile_written(self: Any, table_name: str, keys: Any, *args: Any) -> Any:
+        # moto reads each named item before its condition: the transaction has written the
+        # record already and will fail on the next item, then restore what it named.
+        if keys.get("sk") == {"S": "step#2"} and not writers:
+            writer = threading.Thread(target=self.put_item, args=("journal", takeover))
+            writers.append(writer)
+            writer.start()
+            writer.join(timeout=0.5)  # serialized: it is still waiting for the transaction
+        return installed_get_item(self, table_name, keys, *args)
+
+    monkeypatch.setattr(DynamoDBBackend, "get_item", get_item_meanwhile_written)
+    with pytest.raises(ClientError) as refused:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                put("m", "record", 2),
+                put("m", "step#2", 1, condition="attribute_exists(pk)"),  # fails
+            ]
+        )
+    assert error_code(refused) == "TransactionCanceledException"
+    (writer,) = writers
+    writer.join()
+    assert stored(dynamodb) == {("m", "record"): "9"}
+    assert journal_table() is table
+
+
 # ---- install / uninstall ----------------------------------------------------------------------
 
 PATCHED = [
@@ -972,6 +1011,7 @@ PATCHED = [
     (NetworkInterfaceBackend, "get_all_network_interfaces"),
     (dynamodb_models, "copy"),
     (DynamoDBBackend, "transact_write_items"),
+    *((DynamoDBBackend, name) for name in SERIALIZED),
 ]
 
 

@@ -370,9 +370,15 @@ class _NoManagedPolicies:
 
 
 def _sam_transform(template: dict[str, Any]) -> dict[str, Any]:
+    from samtranslator.metrics.method_decorator import MetricsMethodWrapperSingleton
     from samtranslator.translator.transform import transform
 
-    return transform(template, {}, _NoManagedPolicies())  # type: ignore[arg-type]
+    try:
+        return transform(template, {}, _NoManagedPolicies())  # type: ignore[arg-type]
+    finally:
+        # The translator times its own methods into metrics for a no-op publisher; left
+        # unpublished, they print "There are unpublished metrics" when collected.
+        MetricsMethodWrapperSingleton.get_instance().publish()
 
 
 def _fix_moto_quirks(template: dict[str, Any]) -> None:

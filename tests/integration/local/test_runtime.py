@@ -134,6 +134,14 @@ def test_stack_deploys_with_outputs(runtime: LocalRuntime) -> None:
     assert function["Configuration"]["Handler"] == "ipsync_migrator.handlers.preflight.handler"
 
 
+def test_the_stack_deploy_leaves_no_unpublished_translator_metrics(runtime: LocalRuntime) -> None:
+    # The SAM translator times its methods into a metrics object; left unpublished, it prints
+    # "There are unpublished metrics" when collected (in the middle of `make bench`'s tables).
+    from samtranslator.metrics.method_decorator import MetricsMethodWrapperSingleton
+
+    assert MetricsMethodWrapperSingleton.get_instance().metrics_cache == {}
+
+
 def test_stack_deploys_its_kept_history_logs_and_dead_letter_queue(runtime: LocalRuntime) -> None:
     # Given the deployed stack
     clients = runtime.clients()

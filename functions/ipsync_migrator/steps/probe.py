@@ -149,7 +149,9 @@ def remove_probes(ctx: StepContext, record: MigrationRecord) -> list[str]:
         arns |= {
             li["ListenerArn"]
             for li in ctx.elb.listeners(nlb.arn)
-            if any(_is_probe(ctx, li, group, record.migration_id) for group in groups)
+            # A journaled probe is deleted anyway: its tags need no read.
+            if li["ListenerArn"] not in arns
+            and any(_is_probe(ctx, li, group, record.migration_id) for group in groups)
         }
     for arn in sorted(arns):
         ctx.elb.delete_listener(arn)

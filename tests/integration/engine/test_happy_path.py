@@ -5,6 +5,7 @@ from __future__ import annotations
 from ipsync_migrator.clients import ClientFactory
 from ipsync_migrator.journal import MigrationState
 from ipsync_migrator.local.demo_estate import DemoEstate
+from ipsync_migrator.local.realism import Realism
 from ipsync_migrator.steps.context import StepContext
 from ipsync_migrator.steps.create_target_group import create_target_group
 from ipsync_migrator.steps.cutover import cutover
@@ -15,6 +16,7 @@ from ipsync_migrator.steps.retire import finalize, retire_legacy
 from tests.integration.engine.conftest import FAST, snapshot, until_gate
 
 OWNER = "run-1"
+ELB = "elbv2"
 
 
 def run_until_healthy(ctx: StepContext, migration_id: str) -> list[str]:
@@ -91,6 +93,27 @@ def test_every_step_twice_is_a_no_op_the_second_time(
     assert finalize(ctx, mid) == {"alreadyFinalized": True}
     assert len([g for g in snapshot(aws)["groups"].values() if g["type"] == "alb"]) == 1
     assert before["listeners"].keys() >= snapshot(aws)["listeners"].keys()
+
+
+def test_release_deletes_its_journaled_probe_without_reading_its_tags(
+    demo: DemoEstate, ctx: StepContext, realism: Realism
+) -> None:
+    # Given a migration cut over, its probe listener journaled by attach_probe
+    mid = preflight(ctx, demo.shop_tg, OWNER, FAST)["migrationId"]
+    create_target_group(ctx, mid, OWNER)
+    probe = attach_probe(ctx, mid, OWNER)
+    run_until_healthy(ctx, mid)
+    cutover(ctx, mid, OWNER)
+
+    # When the probe is released
+    before = realism.calls.copy()
+    released = release_probe(ctx, mid, OWNER)["released"]
+
+    # Then the probe this migration created is deleted, with no tag read to tell it is ours
+    # (its ARN came from our own CreateListener): one listener read, one delete
+    assert released == [probe["listenerArn"]]
+    elb = {op: n for (service, op), n in (realism.calls - before).items() if service == ELB}
+    assert elb == {"DescribeListeners": 1, "DeleteListener": 1}
 
 
 def test_the_fast_gate_lowers_the_threshold_while_probing_then_restores_it(

@@ -29,7 +29,9 @@ Here, while installed (the realism adapter installs it, patch 8):
   weaker.
 
 The template's tables have no streams, so no stream record needs undoing (moto's whole-table
-restore did not undo those either: the shard's records are sent to Lambda as written).
+restore did not undo those either: the shard's records are sent to Lambda as written). A
+stream would also need its Lambda trigger run outside the lock: moto invokes it inside
+``put_item``, and a handler's own DynamoDB request would then wait for the lock forever.
 Relied on, and checked by ``tests/integration/local/test_realism.py``: the module imports
 ``copy`` and calls ``copy.deepcopy(self.tables[name])`` in ``transact_write_items``; a
 ``Table`` keeps items in ``items[hash]`` or ``items[hash][range]`` keyed by ``DynamoType``.

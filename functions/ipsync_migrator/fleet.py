@@ -27,7 +27,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ipsync_migrator.aws.identity import caller_arn
 from ipsync_migrator.clients import ClientFactory
-from ipsync_migrator.discovery import discover
 from ipsync_migrator.errors import (
     InvalidInputError,
     IpsyncError,
@@ -642,6 +641,10 @@ def _discover_target(
     records: list[MigrationRecord] | None = None,
 ) -> DiscoveryReport | IpsyncError:
     """One account and region: its discovery, or the error that kept it from being read."""
+    # Imported here: of the fleet's handlers only FleetDiscover discovers, and discovery's
+    # modules are a third of this module's cold import (issue 13, goal 1).
+    from ipsync_migrator.discovery import discover
+
     try:
         _check_role_name(target.role_arn, member_role_name)
         report = discover(clients_for(target), records=records or [])

@@ -181,6 +181,27 @@ def test_every_handler_imports_on_lambda_python(
     assert {name: p for name, p in problems.items() if p} == {}
 
 
+def test_no_fleet_handler_loads_discovery_at_import(
+    artefact: BuiltArtefact, lambda_python: LambdaPython, overlays: dict[Path, Path | None]
+) -> None:
+    # Given the fleet's built functions, imported as Lambda's Init imports them
+    loaded = {
+        f.logical_id: lambda_python.run(
+            lambda_paths(f.python_paths, overlays),
+            {"imports": [f.handler]},
+            env=f.environment(),
+        )["loaded"]
+        for f in artefact.functions
+        if f.logical_id.startswith("Fleet")
+    }
+    # Then none loads discovery (a third of fleet.py's cold import): FleetDiscover imports it
+    # when it first discovers (its built invocation: tests/release/test_invocations.py)
+    assert len(loaded) == 4, sorted(loaded)
+    assert {name for name, modules in loaded.items() if "ipsync_migrator.discovery" in modules} == (
+        set()
+    )
+
+
 @dataclass
 class BrokenCopy:
     """A copy of one built function and its layers, to break on purpose and import."""

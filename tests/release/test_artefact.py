@@ -12,6 +12,7 @@ import shutil
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,14 +43,21 @@ CLI_ONLY = (
 )
 
 
-def import_run(
+def import_outcome(
     python: LambdaPython, function: BuiltFunction, overlays: dict[Path, Path | None]
-) -> list[str]:
-    outcome = python.run(
+) -> dict[str, Any]:
+    """The runner's report of importing the function's handler as Lambda's Init does."""
+    return python.run(
         lambda_paths(function.python_paths, overlays),
         {"imports": [function.handler]},
         env=function.environment(),
     )
+
+
+def import_run(
+    python: LambdaPython, function: BuiltFunction, overlays: dict[Path, Path | None]
+) -> list[str]:
+    outcome = import_outcome(python, function, overlays)
     return import_problems(outcome, function.code, python.directory)
 
 
@@ -186,11 +194,7 @@ def test_no_fleet_handler_loads_discovery_at_import(
 ) -> None:
     # Given the fleet's built functions, imported as Lambda's Init imports them
     loaded = {
-        f.logical_id: lambda_python.run(
-            lambda_paths(f.python_paths, overlays),
-            {"imports": [f.handler]},
-            env=f.environment(),
-        )["loaded"]
+        f.logical_id: import_outcome(lambda_python, f, overlays)["loaded"]
         for f in artefact.functions
         if f.logical_id.startswith("Fleet")
     }
